@@ -1,0 +1,3 @@
+"""Afinidad: self-hosted AI personalization and generative marketing."""
+
+__version__ = "0.1.0"

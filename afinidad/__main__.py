@@ -1,0 +1,3 @@
+from afinidad.cli.main import main
+
+main()

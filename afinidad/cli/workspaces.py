@@ -1,0 +1,36 @@
+"""`afinidad workspaces ...`"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from afinidad.cli.context import console, store
+from afinidad.workspaces import service
+
+app = typer.Typer(help="Create and list workspaces (one per business or brand).", no_args_is_help=True)
+
+
+@app.command("create")
+def create(name: str = typer.Argument(..., help="A name for the workspace, e.g. 'acme-shop'.")) -> None:
+    """Create a workspace and print its write key and secret key (shown once: keep them safe)."""
+    with store().session() as session:
+        created = service.create_workspace(session, name)
+    console.print(f"Workspace: {created.id} ({created.name})", soft_wrap=True, highlight=False)
+    console.print(f"Write key: {created.write_key}", soft_wrap=True, highlight=False)
+    console.print(f"Secret key: {created.secret_key}", soft_wrap=True, highlight=False)
+    console.print(
+        "[dim]The write key may only send events (safe in a web page); the secret key reads and administers "
+        "(keep it on a server). Only their hashes are stored.[/dim]"
+    )
+
+
+@app.command("list")
+def list_() -> None:
+    """List workspaces."""
+    with store().reader() as session:
+        rows = service.list_workspaces(session)
+    table = Table("id", "name", "created")
+    for row in rows:
+        table.add_row(str(row["id"]), str(row["name"]), str(row["created_at"]))
+    console.print(table)

@@ -1,0 +1,53 @@
+"""One settings class for the whole platform, read from `AFINIDAD_*` environment variables.
+
+Every setting has a safe default for the embedded mode (SQLite file in the working directory, offline
+generator), so `afinidad demo` works on a fresh machine with nothing configured."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFINIDAD_", env_file=None, extra="ignore")
+
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///afinidad.db"),
+        description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql://user@host/db (production).",
+    )
+    sqlite_synchronous: str = Field(
+        default="FULL",
+        description="SQLite PRAGMA synchronous. FULL survives power loss; NORMAL survives a process kill.",
+    )
+
+    # Ingestion limits, the same as Segment's HTTP tracking API.
+    max_message_bytes: int = 32 * 1024
+    max_batch_bytes: int = 500 * 1024
+    max_future_seconds: int = Field(
+        default=86400, description="Timestamps further ahead than this (after skew correction) are refused."
+    )
+    writer_max_group: int = Field(
+        default=2000, description="Most messages the writer commits in one transaction (group commit)."
+    )
+
+    # Per-key rate limit (token bucket). 0 disables.
+    rate_limit_per_second: float = Field(default=1000.0, description="Requests a second per key, as Segment.")
+    rate_limit_burst: int = 2000
+
+    # Identity resolution.
+    identity_max_profiles_per_identifier: int = Field(
+        default=5,
+        description="An identifier seen on more profiles than this (a shared tablet, test@test.com) stops linking.",
+    )
+    default_phone_region: str = Field(default="US", description="Region for phone numbers given without +code.")
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

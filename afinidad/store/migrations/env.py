@@ -1,0 +1,10 @@
+"""Alembic environment: the connection comes from afinidad.store.migrate, never from an ini URL."""
+
+from alembic import context
+
+from afinidad.store.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

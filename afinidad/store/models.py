@@ -1,0 +1,144 @@
+"""The tables. Events are the source of truth and append-only; profiles, identities and merges are
+derived from them and can be rebuilt (`afinidad profiles rebuild`).
+
+Times are stored as naive UTC datetimes on both SQLite and PostgreSQL, so comparisons behave the same
+on both; the code converts at the edges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias); PostgreSQL wants a BIGINT identity.
+SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: Json, datetime: DateTime(timezone=False)}
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    settings: Mapped[dict] = mapped_column(default=dict)
+
+
+class ApiKey(Base):
+    """Keys are stored as SHA-256 digests: they are long random tokens, so a fast hash is enough and keeps
+    the ingestion hot path cheap (a password hash would cost milliseconds per request)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "write" or "secret"
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings, never enough to use
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "message_id", name="uq_events_message"),
+        Index("ix_events_profile_time", "workspace_id", "profile_id", "timestamp"),
+        Index("ix_events_name_time", "workspace_id", "event", "timestamp"),
+    )
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    message_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str | None] = mapped_column(String(255))  # track: canonical name; page/screen: name
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    anonymous_id: Mapped[str | None] = mapped_column(String(255))
+    group_id: Mapped[str | None] = mapped_column(String(255))
+    previous_id: Mapped[str | None] = mapped_column(String(255))
+    # Derived: the profile the event was attributed to when it arrived (merges are followed through
+    # profiles.merged_into, so this column is written once).
+    profile_id: Mapped[str | None] = mapped_column(String(40))
+    timestamp: Mapped[datetime]  # corrected for clock skew
+    original_timestamp: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    context: Mapped[dict] = mapped_column(default=dict)
+    properties: Mapped[dict] = mapped_column(default=dict)
+    traits: Mapped[dict] = mapped_column(default=dict)
+    extra: Mapped[dict] = mapped_column(default=dict)  # other top-level fields (integrations, channel, name...)
+    enrichment: Mapped[dict] = mapped_column(default=dict)  # derived at ingest: local time, daypart, geo
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+    __table_args__ = (Index("ix_profiles_merged_into", "workspace_id", "merged_into"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40), index=True)
+    merged_into: Mapped[str | None] = mapped_column(String(40))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)  # holds an identifier too shared to link
+    traits: Mapped[dict] = mapped_column(default=dict)
+    event_counts: Mapped[dict] = mapped_column(default=dict)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    created_at: Mapped[datetime]  # receipt time of the event that created it: the older profile survives a merge
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (Index("ix_identities_profile", "workspace_id", "profile_id"),)
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(40))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    links: Mapped[int] = mapped_column(Integer, default=0)  # other profiles it was seen with
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProfileMerge(Base):
+    """Why two profiles became one (or were kept apart): the message and identifiers that caused it."""
+
+    __tablename__ = "profile_merges"
+    __table_args__ = (Index("ix_merges_survivor", "workspace_id", "survivor_id"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(16))  # merged | refused | blocked
+    survivor_id: Mapped[str] = mapped_column(String(40))
+    other_id: Mapped[str] = mapped_column(String(40))
+    message_id: Mapped[str] = mapped_column(String(255))
+    identifier_kind: Mapped[str] = mapped_column(String(64))
+    identifier_value: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime]
+
+
+class ProjectionState(Base):
+    """How far derived tables have read the event log, per workspace (used by rebuild)."""
+
+    __tablename__ = "projection_state"
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,122 @@
+"""Workspaces (one per business or brand, sealed from each other) and their keys."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from afinidad.store.engine import Store
+from afinidad.store.models import ApiKey, Workspace
+from afinidad.workspaces.keys import KeyKind, display_prefix, hash_key, new_key
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class CreatedWorkspace:
+    id: str
+    name: str
+    write_key: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the workspace a key belongs to and what kind of key it is."""
+
+    workspace_id: str
+    kind: KeyKind
+    key_id: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_workspace(session: Session, name: str) -> CreatedWorkspace:
+    """Create a workspace with one write key and one secret key. The keys are returned once, in clear;
+    only their hashes are stored."""
+    name = name.strip()
+    if not _NAME.match(name):
+        raise InvalidInput(
+            "Invalid workspace name.",
+            [FieldProblem("name", "1-100 letters, digits, spaces, '.', '_' or '-', starting with a letter/digit")],
+        )
+    if session.execute(select(Workspace.id).where(Workspace.name == name)).first():
+        raise Conflict(f"A workspace named {name!r} already exists.")
+    workspace = Workspace(id="ws_" + uuid.uuid4().hex[:20], name=name, created_at=_now(), settings={})
+    session.add(workspace)
+    try:
+        session.flush()  # the keys reference it
+    except IntegrityError as error:
+        raise Conflict(f"A workspace named {name!r} already exists.") from error
+    keys = {}
+    for kind in (KeyKind.WRITE, KeyKind.SECRET):
+        key = new_key(kind)
+        keys[kind] = key
+        session.add(
+            ApiKey(
+                id="key_" + uuid.uuid4().hex[:20],
+                workspace_id=workspace.id,
+                kind=kind.value,
+                prefix=display_prefix(key),
+                key_hash=hash_key(key),
+                created_at=_now(),
+            )
+        )
+    session.flush()
+    return CreatedWorkspace(workspace.id, workspace.name, keys[KeyKind.WRITE], keys[KeyKind.SECRET])
+
+
+def list_workspaces(session: Session) -> list[dict[str, object]]:
+    rows = session.execute(select(Workspace).order_by(Workspace.created_at)).scalars()
+    return [{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in rows]
+
+
+def get_workspace(session: Session, name_or_id: str) -> Workspace:
+    row = session.execute(
+        select(Workspace).where((Workspace.id == name_or_id) | (Workspace.name == name_or_id))
+    ).scalar()
+    if row is None:
+        raise NotFound(f"No workspace {name_or_id!r}.")
+    return row
+
+
+class KeyRing:
+    """Resolves keys to callers with a short in-memory cache: every tracking call authenticates, and a
+    database round trip per call would dominate ingestion latency. Revocation takes effect within `ttl`."""
+
+    def __init__(self, store: Store, ttl_seconds: float = 30.0) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, Caller | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: str) -> Caller | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit and hit[0] > now:
+            return hit[1]
+        with self._store.reader() as session:
+            row = session.execute(
+                select(ApiKey.id, ApiKey.workspace_id, ApiKey.kind).where(
+                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+                )
+            ).first()
+        caller = Caller(row.workspace_id, KeyKind(row.kind), row.id) if row else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + (self._ttl if caller else 2.0), caller)
+        return caller
