@@ -113,25 +113,40 @@ class IdentityGraph:
             self._touch_identity(record, message.timestamp)
             return self._record_activity(record.profile_id, message)
 
-        candidates: list[str] = []
-        for identifier in linkable:
-            record = known[identifier]
-            if record and record.profile_id not in candidates:
-                candidates.append(record.profile_id)
+        candidates = self._candidates(linkable, known)
+        if len(candidates) > 1:
+            # Joining these profiles would put an identifier on too many: block it before it links them.
+            for identifier in list(linkable):
+                record = known[identifier]
+                if (
+                    record
+                    and identifier.kind != USER_ID
+                    and record.links + len(candidates) > self.max_profiles_per_identifier
+                ):
+                    record.links += len(candidates) - 1
+                    self._block(record, message)
+                    linkable.remove(identifier)
+            if not linkable:
+                return self._record_activity(self.identities[identifiers[0]].profile_id, message)
+            candidates = self._candidates(linkable, known)
         user_id = next((i.value for i in linkable if i.kind == USER_ID), None)
         primary = self._choose_primary(candidates, user_id, known, message, linkable)
 
+        # Identifiers already on the primary profile are "seen with" every profile this message joins too.
+        on_primary = [i for i in linkable if known[i] and known[i].profile_id == primary]  # type: ignore[union-attr]
         for other in candidates:
             if other == primary or self.profiles[primary].merged_into:
                 continue
             bridging = [i for i in linkable if known[i] and known[i].profile_id == other]  # type: ignore[union-attr]
             if not explicit and self._conflict(primary, other, user_id):
-                for identifier in bridging:
-                    self._note_link(identifier, primary, message, refused=True)
-                continue
-            self._merge(other, primary, message, bridging[0])
-            for identifier in bridging:
-                self._note_link(identifier, primary, message, refused=False)
+                self.merges.append(
+                    MergeRecord("refused", primary, other, message.message_id, bridging[0],
+                                "profiles have different user ids", message.timestamp)
+                )  # fmt: skip
+            else:
+                self._merge(other, primary, message, bridging[0])
+            for identifier in dict.fromkeys([*bridging, *on_primary]):
+                self._note_link(identifier, message)
 
         for identifier in linkable:
             record = self.identities.get(identifier)
@@ -232,40 +247,35 @@ class IdentityGraph:
             MergeRecord("merged", survivor, other, message.message_id, via, "seen together", message.timestamp)
         )
 
-    def _note_link(self, identifier: Identifier, primary: str, message: ResolvableMessage, *, refused: bool) -> None:
+    def _candidates(self, linkable: list[Identifier], known: dict[Identifier, IdentityRecord | None]) -> list[str]:
+        candidates: list[str] = []
+        for identifier in linkable:
+            record = known[identifier]
+            if record and record.profile_id not in candidates:
+                candidates.append(record.profile_id)
+        return candidates
+
+    def _note_link(self, identifier: Identifier, message: ResolvableMessage) -> None:
         """Count that `identifier` was seen with one more profile; block it once that is too many."""
         record = self.identities[identifier]
         record.links += 1
         record.dirty = True
-        if refused:
-            self.merges.append(
-                MergeRecord(
-                    "refused",
-                    primary,
-                    record.profile_id,
-                    message.message_id,
-                    identifier,
-                    "profiles have different user ids",
-                    message.timestamp,
-                )
+        if identifier.kind != USER_ID and not record.blocked and record.links + 1 > self.max_profiles_per_identifier:
+            self._block(record, message)
+
+    def _block(self, record: IdentityRecord, message: ResolvableMessage) -> None:
+        """Stop `record` linking anything, and move it to a `shared` profile of its own so activity that carries
+        nothing else stops landing on a real person. A user id is never blocked: it is the business' own key."""
+        previous = record.profile_id
+        record.blocked = True
+        record.dirty = True
+        self._move_identity(record, self._new_profile(record.identifier, message, shared=True))
+        self.merges.append(
+            MergeRecord(
+                "blocked", record.profile_id, previous, message.message_id, record.identifier,
+                f"seen on more than {self.max_profiles_per_identifier} profiles", message.timestamp,
             )
-        if not record.blocked and record.links + 1 > self.max_profiles_per_identifier:
-            previous = record.profile_id
-            record.blocked = True
-            self._move_identity(record, self._new_profile(identifier, message, shared=True))
-            if identifier.kind == USER_ID:
-                self.profiles[previous].user_ids.discard(identifier.value)
-            self.merges.append(
-                MergeRecord(
-                    "blocked",
-                    record.profile_id,
-                    previous,
-                    message.message_id,
-                    identifier,
-                    f"seen on more than {self.max_profiles_per_identifier} profiles",
-                    message.timestamp,
-                )
-            )
+        )  # fmt: skip
 
     def _touch_identity(self, record: IdentityRecord, moment: datetime) -> None:
         if moment > record.last_seen:

@@ -248,6 +248,16 @@ def find_profile_id(session: Session, workspace_id: str, identifier: str, defaul
         ).scalar()
         if profile_id is not None:
             return profile_id
+    if ":" not in text:  # a bare value of any other kind (a loyalty card, a device id), if it is unambiguous
+        owners = set(
+            session.execute(
+                select(Identity.profile_id)
+                .where(Identity.workspace_id == workspace_id, Identity.value == text)
+                .limit(5)
+            ).scalars()
+        )
+        if len(owners) == 1:
+            return owners.pop()
     raise NotFound(f"No profile has the identifier {identifier!r}.")
 
 

@@ -104,7 +104,10 @@ class Profile(Base):
 
 class Identity(Base):
     __tablename__ = "identities"
-    __table_args__ = (Index("ix_identities_profile", "workspace_id", "profile_id"),)
+    __table_args__ = (
+        Index("ix_identities_profile", "workspace_id", "profile_id"),
+        Index("ix_identities_value", "workspace_id", "value"),
+    )
 
     workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -78,6 +78,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.create_index("ix_identities_profile", ["workspace_id", "profile_id"], unique=False)
+        batch_op.create_index("ix_identities_value", ["workspace_id", "value"], unique=False)
 
     op.create_table(
         "profile_merges",
@@ -175,6 +176,7 @@ def downgrade() -> None:
 
     op.drop_table("profile_merges")
     with op.batch_alter_table("identities", schema=None) as batch_op:
+        batch_op.drop_index("ix_identities_value")
         batch_op.drop_index("ix_identities_profile")
 
     op.drop_table("identities")
