@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Ingestion limits, the same as Segment's HTTP tracking API.
     max_message_bytes: int = 32 * 1024
     max_batch_bytes: int = 500 * 1024
+    import_max_message_bytes: int = Field(
+        default=2 * 1024 * 1024, description="Largest message `afinidad import events` accepts (orders can be big)."
+    )
     max_future_seconds: int = Field(
         default=86400, description="Timestamps further ahead than this (after skew correction) are refused."
     )

@@ -258,7 +258,7 @@ def find_profile_id(session: Session, workspace_id: str, identifier: str, defaul
         )
         if len(owners) == 1:
             return owners.pop()
-    raise NotFound(f"No profile has the identifier {identifier!r}.")
+    raise NotFound("No profile has this identifier in this workspace.")
 
 
 def _iso(moment: datetime | None) -> str | None:

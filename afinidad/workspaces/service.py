@@ -59,6 +59,11 @@ def create_workspace(session: Session, name: str) -> CreatedWorkspace:
         session.flush()  # the keys reference it
     except IntegrityError as error:
         raise Conflict(f"A workspace named {name!r} already exists.") from error
+    write_key, secret_key = _issue_keys(session, workspace.id)
+    return CreatedWorkspace(workspace.id, workspace.name, write_key, secret_key)
+
+
+def _issue_keys(session: Session, workspace_id: str) -> tuple[str, str]:
     keys = {}
     for kind in (KeyKind.WRITE, KeyKind.SECRET):
         key = new_key(kind)
@@ -66,7 +71,7 @@ def create_workspace(session: Session, name: str) -> CreatedWorkspace:
         session.add(
             ApiKey(
                 id="key_" + uuid.uuid4().hex[:20],
-                workspace_id=workspace.id,
+                workspace_id=workspace_id,
                 kind=kind.value,
                 prefix=display_prefix(key),
                 key_hash=hash_key(key),
@@ -74,7 +79,29 @@ def create_workspace(session: Session, name: str) -> CreatedWorkspace:
             )
         )
     session.flush()
-    return CreatedWorkspace(workspace.id, workspace.name, keys[KeyKind.WRITE], keys[KeyKind.SECRET])
+    return keys[KeyKind.WRITE], keys[KeyKind.SECRET]
+
+
+def issue_keys(session: Session, name_or_id: str) -> CreatedWorkspace:
+    """A new write key and secret key for an existing workspace (the old ones keep working until revoked)."""
+    workspace = get_workspace(session, name_or_id)
+    write_key, secret_key = _issue_keys(session, workspace.id)
+    return CreatedWorkspace(workspace.id, workspace.name, write_key, secret_key)
+
+
+def revoke_keys(session: Session, name_or_id: str, keep: tuple[str, ...] = ()) -> int:
+    """Revoke every key of the workspace except those in `keep` (clear keys); returns how many."""
+    workspace = get_workspace(session, name_or_id)
+    kept = {hash_key(key) for key in keep}
+    rows = session.execute(
+        select(ApiKey).where(ApiKey.workspace_id == workspace.id, ApiKey.revoked_at.is_(None))
+    ).scalars()
+    revoked = 0
+    for row in rows:
+        if row.key_hash not in kept:
+            row.revoked_at = _now()
+            revoked += 1
+    return revoked
 
 
 def list_workspaces(session: Session) -> list[dict[str, object]]:

@@ -1,0 +1,70 @@
+"""`afinidad demo`: the main job. A workspace full of simulated shoppers on the embedded store, then the
+API, and what to try next."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from afinidad.cli.context import console, settings, store
+from afinidad.demo.loader import load_demo
+
+
+def demo(
+    shoppers: int = typer.Option(300, help="How many simulated shoppers."),
+    days: int = typer.Option(30, help="Days of history, ending today."),
+    seed: int = typer.Option(7, help="Simulator seed: the same seed gives the same shoppers."),
+    host: str = typer.Option("127.0.0.1", "--host", "-h"),
+    port: int = typer.Option(8000, "--port", "-p"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Run the API after loading."),
+) -> None:
+    """Load simulated shoppers (web, app, e-mail, store) into a `demo` workspace and serve the API."""
+    current = settings()
+    opened = store()
+    with Progress(
+        TextColumn("[bold]loading demo shoppers[/bold]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("messages"), TimeElapsedColumn(), console=console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("demo", total=None)
+        data = load_demo(
+            opened,
+            current,
+            seed=seed,
+            shoppers=shoppers,
+            days=days,
+            on_progress=lambda report: progress.update(task, completed=report.messages, total=None),
+        )
+    report = data.report
+    base = f"http://{host}:{port}"
+    secret = data.workspace.secret_key
+    example = data.example_user or "<a user id>"
+    console.print(
+        f"Loaded {report.messages:,} messages: {report.stored:,} stored, {report.duplicates:,} already there, "
+        f"{len(report.rejected):,} refused. They resolve to {data.profiles:,} customer profiles."
+    )
+    if data.blocked_identifiers:
+        console.print(
+            "Over-merge guard: these identifiers were seen on too many people and stopped linking: "
+            + ", ".join(data.blocked_identifiers)
+        )
+    console.print(f"Workspace: {data.workspace.id} ({data.workspace.name})", soft_wrap=True, highlight=False)
+    console.print(f"Write key: {data.workspace.write_key}", soft_wrap=True, highlight=False)
+    console.print(f"Secret key: {secret}", soft_wrap=True, highlight=False)
+    console.print("\n[bold]Try next[/bold]")
+    for label, command in (
+        ("API docs", f"{base}/docs"),
+        ("A profile", f"curl -H 'Authorization: Bearer {secret}' {base}/v1/profiles/{example}"),
+        ("Its timeline", f"curl -H 'Authorization: Bearer {secret}' '{base}/v1/profiles/{example}/events?limit=5'"),
+        (
+            "Send an event",
+            f"curl -u '{data.workspace.write_key}:' {base}/v1/track -H 'Content-Type: application/json' "
+            f"-d '{{\"userId\":\"{example}\",\"event\":\"Product Viewed\",\"properties\":{{\"product_id\":\"p1\"}}}}'",
+        ),
+        ("From the CLI", f"afinidad profiles show {example} -w demo"),
+        ("Metrics", f"{base}/metrics"),
+    ):
+        console.print(f"  {label + ':':<15}{command}", soft_wrap=True, highlight=False, markup=False)
+    if serve:
+        from afinidad.cli.main import serve as run_server
+
+        run_server(host=host, port=port)

@@ -1,0 +1,81 @@
+"""One workspace never sees another's data: every read endpoint the API publishes is tried across
+workspaces, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+
+from afinidad.store.engine import Store
+from afinidad.workspaces.service import CreatedWorkspace, create_workspace
+from tests.conftest import Server
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Store, workspace: CreatedWorkspace) -> None:
+    with store.session() as session:
+        other = create_workspace(session, f"other-{uuid.uuid4().hex[:8]}")
+    marker = f"secret-{uuid.uuid4().hex[:8]}"
+    email = f"{marker}@example.com"
+    with server.client() as client:
+        for message in (
+            {"type": "page", "anonymousId": f"anon-{marker}", "name": "Home"},  # two profiles, then a merge
+            {"type": "identify", "userId": marker, "traits": {"email": email}},
+            {"type": "identify", "userId": marker, "anonymousId": f"anon-{marker}"},
+            {"type": "track", "userId": marker, "event": "Order Completed",
+             "properties": {"order_id": marker, "revenue": 10, "products": [{"product_id": marker, "price": 10}]}},
+        ):  # fmt: skip
+            assert client.post(f"/v1/{message['type']}", json=message, auth=(workspace.write_key, "")).status_code == 200
+        # The other workspace has a person with the same user id: it must stay theirs.
+        same_id = {"type": "track", "userId": marker, "event": "Other Shop Visit"}
+        assert client.post("/v1/track", json=same_id, auth=(other.write_key, "")).status_code == 200
+
+        paths = [
+            path
+            for path, operations in client.get("/openapi.json").json()["paths"].items()
+            if "get" in operations and path.startswith("/v1/")
+        ]
+        assert len(paths) >= 5
+        owner_profile = client.get(f"/v1/profiles/{marker}", headers=_bearer(workspace.secret_key)).json()["id"]
+
+        for path in paths:
+            for identifier in (marker, email, f"anon-{marker}", owner_profile, f"email:{email}"):
+                url = re.sub(r"\{[^}]+\}", identifier, path)
+                owner = client.get(url, headers=_bearer(workspace.secret_key))
+                stranger = client.get(url, headers=_bearer(other.secret_key))
+                assert owner.status_code == 200, url
+                assert any(m in owner.text for m in (email, marker, workspace.id)), url  # the owner sees it...
+                # ...the other workspace either does not find it or sees only its own data.
+                assert stranger.status_code in (200, 404), url
+                assert email not in stranger.text, url
+                assert "Order Completed" not in stranger.text, url
+                assert owner_profile not in stranger.text, url
+                assert workspace.id not in stranger.text, url
+                if "{" not in path:
+                    break
+
+        # Keys are scoped: a write key cannot read, and no key means no access.
+        for path in paths:
+            url = re.sub(r"\{[^}]+\}", marker, path)
+            assert client.get(url, headers=_bearer(workspace.write_key)).status_code == 403
+            assert client.get(url, auth=(workspace.write_key, "")).status_code == 401
+            assert client.get(url).status_code == 401
+
+
+def test_other_workspace_sees_its_own_profile_for_the_same_user_id(server: Server, store: Store) -> None:
+    with store.session() as session:
+        first = create_workspace(session, f"a-{uuid.uuid4().hex[:8]}")
+        second = create_workspace(session, f"b-{uuid.uuid4().hex[:8]}")
+    with httpx.Client(base_url=server.base_url) as client:
+        client.post("/v1/track", json={"userId": "42", "event": "A"}, auth=(first.write_key, ""))
+        client.post("/v1/track", json={"userId": "42", "event": "B"}, auth=(second.write_key, ""))
+        in_first = client.get("/v1/profiles/42", headers=_bearer(first.secret_key)).json()
+        in_second = client.get("/v1/profiles/42", headers=_bearer(second.secret_key)).json()
+    assert in_first["event_counts"] == {"A": 1}
+    assert in_second["event_counts"] == {"B": 1}
+    assert in_first["id"] != in_second["id"]
