@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from afinidad.demo.simulator import TEST_EMAIL, simulate
 from afinidad.profiles import service as profiles
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
 from afinidad.store.models import Identity, Workspace
 from afinidad.tracking.bulk import ImportReport, import_messages
 from afinidad.tracking.importer import ImportedMessage
-from afinidad.demo.simulator import TEST_EMAIL, simulate
 from afinidad.workspaces.service import CreatedWorkspace, create_workspace, issue_keys
 
 DEMO_WORKSPACE = "demo"

@@ -30,7 +30,8 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
             {"type": "track", "userId": marker, "event": "Order Completed",
              "properties": {"order_id": marker, "revenue": 10, "products": [{"product_id": marker, "price": 10}]}},
         ):  # fmt: skip
-            assert client.post(f"/v1/{message['type']}", json=message, auth=(workspace.write_key, "")).status_code == 200
+            sent = client.post(f"/v1/{message['type']}", json=message, auth=(workspace.write_key, ""))
+            assert sent.status_code == 200
         # The other workspace has a person with the same user id: it must stay theirs.
         same_id = {"type": "track", "userId": marker, "event": "Other Shop Visit"}
         assert client.post("/v1/track", json=same_id, auth=(other.write_key, "")).status_code == 200
