@@ -52,7 +52,9 @@ def event_row(
     elif isinstance(message, PageMessage | ScreenMessage):
         event_name, properties = message.name, message.properties
     elif isinstance(message, IdentifyMessage):
-        traits = message.traits
+        # RudderStack's library sends identify traits only in `context.traits`: take both, top level wins.
+        context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+        traits = {**context_traits, **message.traits}
     elif isinstance(message, GroupMessage):
         traits, group_id = message.traits, message.groupId
     elif isinstance(message, AliasMessage):
