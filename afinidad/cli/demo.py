@@ -58,7 +58,7 @@ def demo(
         (
             "Send an event",
             f"curl -u '{data.workspace.write_key}:' {base}/v1/track -H 'Content-Type: application/json' "
-            f"-d '{{\"userId\":\"{example}\",\"event\":\"Product Viewed\",\"properties\":{{\"product_id\":\"p1\"}}}}'",
+            f'-d \'{{"userId":"{example}","event":"Product Viewed","properties":{{"product_id":"p1"}}}}\'',
         ),
         ("From the CLI", f"afinidad profiles show {example} -w demo"),
         ("Metrics", f"{base}/metrics"),

@@ -22,7 +22,9 @@ def events(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Segment JSON lines, or CSV (.gz too)."),
     workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id."),
     mapping: str | None = typer.Option(
-        None, "--mapping", "-m",
+        None,
+        "--mapping",
+        "-m",
         help=f"CSV column mapping: a ready one ({', '.join(available_mappings())}) or a .toml file.",
     ),  # fmt: skip
     rejects: Path | None = typer.Option(None, "--rejects", help="Write every refused row to this CSV."),

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from afinidad.errors import FieldProblem, InvalidInput, NotFound
@@ -24,6 +24,7 @@ from afinidad.profiles.identifiers import (
     normalise_phone,
 )
 from afinidad.profiles.resolution import IdentityGraph, IdentityRecord, ProfileRecord, ResolvableMessage
+from afinidad.store.bulk import write_many
 from afinidad.store.models import Event, Identity, Profile, ProfileMerge
 
 _CHUNK = 500  # identifiers per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
@@ -45,23 +46,43 @@ def identifiers_of_row(row: dict[str, Any], default_region: str) -> list[Identif
     )
 
 
+_IDENTITIES = Identity.__table__
+_PROFILE_COLUMNS = ("id", "workspace_id", "merged_into", "shared", "traits", "event_counts", "first_seen", "last_seen",
+                    "created_at")  # fmt: skip
+_IDENTITY_COLUMNS = ("workspace_id", "kind", "value", "profile_id", "first_seen", "last_seen", "links", "blocked")
+_MERGE_COLUMNS = ("workspace_id", "outcome", "survivor_id", "other_id", "message_id", "identifier_kind",
+                  "identifier_value", "reason", "at")  # fmt: skip
+_PROFILES = Profile.__table__
+
+
 def _load_graph(session: Session, workspace_id: str, identifiers: set[Identifier], limit: int) -> IdentityGraph:
+    """The slice of the identity graph a batch touches: its identifiers, their profiles, and the user ids
+    of those profiles (which the merge guard compares). Core queries, no ORM objects: this is the hot path."""
     graph = IdentityGraph(workspace_id, max_profiles_per_identifier=limit)
-    wanted = sorted(identifiers)
+    wanted = {(i.kind, i.value) for i in identifiers if i.kind != "previous_id"}
     # An alias' previous id may be a user id or an anonymous id: look up both.
-    lookups = [(i.kind, i.value) for i in wanted if i.kind != "previous_id"]
-    lookups += [(kind, i.value) for i in wanted if i.kind == "previous_id" for kind in (USER_ID, ANONYMOUS_ID)]
-    for chunk in _chunks(lookups):
-        rows = session.execute(
-            select(Identity).where(
-                Identity.workspace_id == workspace_id, tuple_(Identity.kind, Identity.value).in_(chunk)
-            )
-        ).scalars()
+    wanted |= {(kind, i.value) for i in identifiers if i.kind == "previous_id" for kind in (USER_ID, ANONYMOUS_ID)}
+    identity_columns = (
+        _IDENTITIES.c.kind, _IDENTITIES.c.value, _IDENTITIES.c.profile_id, _IDENTITIES.c.first_seen,
+        _IDENTITIES.c.last_seen, _IDENTITIES.c.links, _IDENTITIES.c.blocked,
+    )  # fmt: skip
+    # Look up by value (indexed) and filter the kind here: portable, and index-friendly on both databases.
+    for chunk in _chunks(sorted({value for _, value in wanted})):
+        rows = session.connection().execute(
+            select(*identity_columns).where(_IDENTITIES.c.workspace_id == workspace_id, _IDENTITIES.c.value.in_(chunk))
+        )
         for row in rows:
-            graph.add_identity(_identity_record(row))
+            if (row.kind, row.value) in wanted:
+                graph.add_identity(_identity_record(row))
     profile_ids = sorted({record.profile_id for record in graph.identities.values()})
     for chunk in _chunks(profile_ids):
-        for row in session.execute(select(Profile).where(Profile.id.in_(chunk))).scalars():
+        rows = session.connection().execute(
+            select(
+                _PROFILES.c.id, _PROFILES.c.created_at, _PROFILES.c.first_seen, _PROFILES.c.last_seen,
+                _PROFILES.c.traits, _PROFILES.c.event_counts, _PROFILES.c.merged_into, _PROFILES.c.shared,
+            ).where(_PROFILES.c.id.in_(chunk))
+        )  # fmt: skip
+        for row in rows:
             graph.add_profile(
                 ProfileRecord(
                     row.id,
@@ -74,24 +95,24 @@ def _load_graph(session: Session, workspace_id: str, identifiers: set[Identifier
                     shared=row.shared,
                 )
             )
-        # The user ids of every loaded profile, which the merge guard compares.
-        user_rows = session.execute(
-            select(Identity).where(
-                Identity.workspace_id == workspace_id,
-                Identity.profile_id.in_(chunk),
-                Identity.kind == USER_ID,
+        user_rows = session.connection().execute(
+            select(*identity_columns).where(
+                _IDENTITIES.c.workspace_id == workspace_id,
+                _IDENTITIES.c.profile_id.in_(chunk),
+                _IDENTITIES.c.kind == USER_ID,
             )
-        ).scalars()
+        )
         for row in user_rows:
-            record = graph.identities.get(Identifier(USER_ID, row.value)) or _identity_record(row)
-            if record.identifier not in graph.identities:
+            record = graph.identities.get(Identifier(USER_ID, row.value))
+            if record is None:
+                record = _identity_record(row)
                 graph.add_identity(record)
             if not record.blocked:
                 graph.profiles[record.profile_id].user_ids.add(row.value)
     return graph
 
 
-def _identity_record(row: Identity) -> IdentityRecord:
+def _identity_record(row: Any) -> IdentityRecord:
     return IdentityRecord(
         Identifier(row.kind, row.value),
         row.profile_id,
@@ -103,7 +124,9 @@ def _identity_record(row: Identity) -> IdentityRecord:
 
 
 def _flush(session: Session, graph: IdentityGraph) -> None:
+    """Write back only what changed, each kind of change as one executemany."""
     workspace_id = graph.workspace_id
+    connection = session.connection()
 
     def profile_values(profile: ProfileRecord) -> dict[str, Any]:
         return {
@@ -130,32 +153,39 @@ def _flush(session: Session, graph: IdentityGraph) -> None:
             "blocked": record.blocked,
         }
 
-    new_profiles = [profile_values(p) for p in graph.profiles.values() if p.new]
-    changed_profiles = [profile_values(p) for p in graph.profiles.values() if p.dirty and not p.new]
-    if new_profiles:
-        session.execute(insert(Profile), new_profiles)
-    if changed_profiles:
-        session.execute(update(Profile), changed_profiles)
+    # Re-point what the batch did not load before writing what it did: the loaded rows carry final values.
     for merged, survivor in graph.repoints:
-        session.execute(
-            update(Identity)
-            .where(Identity.workspace_id == workspace_id, Identity.profile_id == merged)
+        connection.execute(
+            update(_IDENTITIES)
+            .where(_IDENTITIES.c.workspace_id == workspace_id, _IDENTITIES.c.profile_id == merged)
             .values(profile_id=survivor)
         )
-        session.execute(
-            update(Profile)
-            .where(Profile.workspace_id == workspace_id, Profile.merged_into == merged)
+        connection.execute(
+            update(_PROFILES)
+            .where(_PROFILES.c.workspace_id == workspace_id, _PROFILES.c.merged_into == merged)
             .values(merged_into=survivor)
         )
-    changed_identities = [identity_values(r) for r in graph.identities.values() if r.dirty and not r.new]
-    new_identities = [identity_values(r) for r in graph.identities.values() if r.new]
-    if changed_identities:
-        session.execute(update(Identity), changed_identities)
-    if new_identities:
-        session.execute(insert(Identity), new_identities)
+    write_many(
+        connection,
+        _PROFILES,
+        _PROFILE_COLUMNS,
+        (profile_values(p) for p in graph.profiles.values() if p.dirty or p.new),
+        conflict=("id",),
+        update=("merged_into", "shared", "traits", "event_counts", "first_seen", "last_seen"),
+    )
+    write_many(
+        connection,
+        _IDENTITIES,
+        _IDENTITY_COLUMNS,
+        (identity_values(r) for r in graph.identities.values() if r.dirty or r.new),
+        conflict=("workspace_id", "kind", "value"),
+        update=("profile_id", "first_seen", "last_seen", "links", "blocked"),
+    )
     if graph.merges:
-        session.execute(
-            insert(ProfileMerge),
+        write_many(
+            connection,
+            ProfileMerge.__table__,
+            _MERGE_COLUMNS,
             [
                 {
                     "workspace_id": workspace_id,

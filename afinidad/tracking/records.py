@@ -42,7 +42,9 @@ def event_row(
     sent_at = message.sentAt or batch_sent_at
     sent_at = to_naive_utc(sent_at) if sent_at else None
     timestamp = corrected_timestamp(received_at, original, sent_at)
-    context = message.context.model_dump(exclude_none=True, by_alias=True)
+    # The context exactly as sent (already validated): kept whole for later capabilities.
+    raw_context = incoming.raw.get("context")
+    context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
     properties: dict[str, Any] = {}
     traits: dict[str, Any] = {}
     event_name: str | None = None
@@ -67,7 +69,7 @@ def event_row(
     return {
         "workspace_id": workspace_id,
         "message_id": message.messageId or f"afn-{uuid.uuid4()}",
-        "type": message.__class__.model_fields["type"].default,
+        "type": message.type,
         "event": event_name,
         "user_id": message.userId,
         "anonymous_id": message.anonymousId,
@@ -82,7 +84,7 @@ def event_row(
         "traits": traits,
         "extra": extra,
         "enrichment": enrich(
-            message_type=message.__class__.model_fields["type"].default,
+            message_type=message.type,
             timestamp=timestamp,
             context=context,
             properties=properties,

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from afinidad.profiles.service import attribute
 from afinidad.settings import Settings
+from afinidad.store.bulk import write_many
 from afinidad.store.models import Event
 
 _CHUNK = 500
@@ -25,16 +24,48 @@ class StoreResult:
 
 
 def _existing_message_ids(session: Session, workspace_id: str, message_ids: list[str]) -> set[str]:
-    found: set[str] = set()
+    """Which of these messageIds the workspace already has.
+
+    On PostgreSQL each id is probed through the unique index by a LATERAL sub-query: a plain `IN (...)`
+    lets the planner scan the whole workspace when its statistics are stale (a young database, or one
+    without autovacuum), which made this query the slowest of the write path."""
     unique = sorted(set(message_ids))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT m.id FROM unnest(%s::text[]) AS m(id), LATERAL "
+            "(SELECT 1 FROM events e WHERE e.workspace_id = %s AND e.message_id = m.id LIMIT 1) AS found",
+            (unique, workspace_id),
+        )
+        return {row[0] for row in rows}
+    found: set[str] = set()
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
         found.update(
-            session.execute(
+            connection.execute(
                 select(Event.message_id).where(Event.workspace_id == workspace_id, Event.message_id.in_(chunk))
             ).scalars()
         )
     return found
+
+
+_EVENT_COLUMNS = (
+    "workspace_id", "message_id", "type", "event", "user_id", "anonymous_id", "group_id", "previous_id",
+    "profile_id", "timestamp", "original_timestamp", "sent_at", "received_at", "context", "properties", "traits",
+    "extra", "enrichment",
+)  # fmt: skip
+
+
+def _append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append event rows in as few statements as the database allows. A concurrent server process may have
+    stored the same messageId a moment ago: the insert skips it instead of failing."""
+    write_many(
+        session.connection(),
+        Event.__table__,
+        _EVENT_COLUMNS,
+        rows,
+        conflict=("workspace_id", "message_id"),
+    )
 
 
 def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]], settings: Settings) -> list[bool]:
@@ -57,8 +88,5 @@ def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]]
             default_region=settings.default_phone_region,
             max_profiles_per_identifier=settings.identity_max_profiles_per_identifier,
         )
-        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        # A concurrent server process may have stored the same messageId a moment ago: never fail on it.
-        statement = insert(Event).on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
-        session.execute(statement, fresh)
+        _append(session, fresh)
     return flags

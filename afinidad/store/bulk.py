@@ -1,0 +1,104 @@
+"""Many rows in one statement, for SQLite and PostgreSQL, with optional `ON CONFLICT` handling.
+
+Ingestion writes events, identities and profiles for every batch. Row-by-row statements (what an
+executemany becomes on PostgreSQL) cost a server round of work per row, and SQLAlchemy's per-row bind
+processing cost more than SQLite itself. So each table gets one statement per batch, with values encoded
+here once:
+- PostgreSQL: `INSERT ... SELECT * FROM unnest($1::text[], $2::jsonb[], ...)`: one array per column, so
+  the statement text never changes (the driver parses and the server plans it once);
+- SQLite: `INSERT ... VALUES (?, ...), (?, ...)`: in-process, so a long statement costs nothing extra."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, DateTime, Integer, Table
+
+# Stay well below SQLite's bound-parameter limit (32,766).
+_SQLITE_MAX_PARAMETERS = 30_000
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _sqlite_time(value: datetime) -> str:
+    # The exact text SQLAlchemy's SQLite DateTime type writes and reads back.
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+def _kind(table: Table, column: str) -> str:
+    column_type = table.c[column].type
+    if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
+        return "json"
+    if isinstance(column_type, DateTime):
+        return "time"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, BigInteger | Integer):
+        return "int"
+    return "text"
+
+
+_PG_ARRAY = {"json": "text[]", "time": "timestamp[]", "bool": "boolean[]", "int": "bigint[]", "text": "text[]"}
+
+
+@lru_cache(maxsize=64)
+def _plan(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None, update: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    kinds = tuple(_kind(table, c) for c in columns)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    suffix = ""
+    if conflict is not None:
+        target = ", ".join(f'"{c}"' for c in conflict)
+        if update:
+            suffix = f" ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in update)
+        else:
+            suffix = f" ON CONFLICT ({target}) DO NOTHING"
+    arrays = ", ".join(f"%s::{_PG_ARRAY[k]}" for k in kinds)
+    selected = ", ".join(f"{c}::jsonb" if k == "json" else c for c, k in zip(columns, kinds, strict=True))
+    postgres_sql = f"INSERT INTO {table.name} ({quoted}) SELECT {selected} FROM unnest({arrays}) AS r({quoted}){suffix}"
+    return kinds, quoted, suffix, postgres_sql
+
+
+def write_many(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[dict[str, Any]],
+    *,
+    conflict: Sequence[str] | None = None,
+    update: Sequence[str] = (),
+) -> None:
+    """Insert `rows` (dicts keyed by column); on a `conflict` key, update the `update` columns from the new
+    row, or keep the existing row when `update` is empty."""
+    rows = list(rows)
+    if not rows:
+        return
+    kinds, quoted, suffix, postgres_sql = _plan(
+        table, tuple(columns), tuple(conflict) if conflict is not None else None, tuple(update)
+    )
+    if connection.dialect.name == "postgresql":
+        arrays = []
+        for column, kind in zip(columns, kinds, strict=True):
+            values = [row.get(column) for row in rows]
+            if kind == "json":
+                values = [_dumps(v) if v is not None else None for v in values]
+            arrays.append(values)
+        connection.exec_driver_sql(postgres_sql, tuple(arrays))
+        return
+    encoders = [_dumps if k == "json" else _sqlite_time if k == "time" else None for k in kinds]
+    row_sql = "(" + ", ".join("?" for _ in columns) + ")"
+    per_statement = max(1, _SQLITE_MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values: list[Any] = []
+        for row in chunk:
+            for column, encode in zip(columns, encoders, strict=True):
+                value = row.get(column)
+                values.append(encode(value) if encode is not None and value is not None else value)
+        sql = f"INSERT INTO {table.name} ({quoted}) VALUES " + ", ".join([row_sql] * len(chunk)) + suffix
+        connection.exec_driver_sql(sql, tuple(values))
