@@ -32,8 +32,17 @@ class Settings(BaseSettings):
     max_future_seconds: int = Field(
         default=86400, description="Timestamps further ahead than this (after skew correction) are refused."
     )
+    writer_mode: str = Field(
+        default="process",
+        description="'process': the event writer runs in a child process (uses a second "
+        "core); 'thread': in the server process.",
+    )
     writer_max_group: int = Field(
         default=2000, description="Most messages the writer commits in one transaction (group commit)."
+    )
+
+    gil_switch_interval_seconds: float = Field(
+        default=0.0005, description="Python's thread switch interval in the server (see afinidad/api/app.py)."
     )
 
     # Per-key rate limit (token bucket). 0 disables.

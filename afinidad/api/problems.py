@@ -39,7 +39,12 @@ def problem_response(
     status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:  # fmt: skip
-    body = {
+    body = _problem_body(status, slug, title, detail, extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _problem_body(status: int, slug: str, title: str, detail: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {
         "type": f"https://afinidad.dev/problems/{slug}",
         "title": title,
         "status": status,
@@ -48,10 +53,15 @@ def problem_response(
         "message": detail,
         **(extra or {}),
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def to_problem(error: AfinidadError) -> JSONResponse:
+    status, body, headers = problem_parts(error)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_parts(error: AfinidadError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, problem document and headers for an error (for responses built without Starlette)."""
     status, slug = next(((s, n) for cls, (s, n) in _STATUS.items() if isinstance(error, cls)), (500, "error"))
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
@@ -70,7 +80,7 @@ def to_problem(error: AfinidadError) -> JSONResponse:
         headers["Retry-After"] = str(error.retry_after_seconds)
     elif isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Basic realm="afinidad", Bearer realm="afinidad"'
-    return problem_response(status, slug, error.title, error.detail, extra, headers)
+    return status, _problem_body(status, slug, error.title, error.detail, extra), headers
 
 
 def install(app: FastAPI) -> None:

@@ -55,28 +55,51 @@ _MERGE_COLUMNS = ("workspace_id", "outcome", "survivor_id", "other_id", "message
 _PROFILES = Profile.__table__
 
 
+_IDENTITY_FIELDS = "i.kind, i.value, i.profile_id, i.first_seen, i.last_seen, i.links, i.blocked"
+
+
+def _identities_where(session: Session, workspace_id: str, column: str, keys: list[str], kind: str | None = None):  # type: ignore[no-untyped-def]
+    """Identity rows whose `column` (value or profile_id) is one of `keys`.
+
+    On PostgreSQL each key is probed through its index by a LATERAL join kept apart by `OFFSET 0`, whatever
+    the planner's statistics say: a plain IN, or a join the planner may flatten, let a young or never-analysed
+    table be scanned whole per batch. SQLite's planner needs no help."""
+    connection = session.connection()
+    kind_filter = f" AND i.kind = '{kind}'" if kind else ""  # kind is one of our constants, never input
+    if connection.dialect.name == "postgresql":
+        sql = (
+            f"SELECT {_IDENTITY_FIELDS} FROM unnest(%s::text[]) AS k(key) JOIN LATERAL "
+            f"(SELECT * FROM identities i WHERE i.workspace_id = %s AND i.{column} = k.key{kind_filter} OFFSET 0) i "
+            "ON true"
+        )
+        yield from connection.exec_driver_sql(sql, (keys, workspace_id))
+        return
+    for chunk in _chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        sql = (
+            f"SELECT {_IDENTITY_FIELDS} FROM identities i "
+            f"WHERE i.workspace_id = ? AND i.{column} IN ({marks}){kind_filter}"
+        )
+        yield from connection.exec_driver_sql(sql, (workspace_id, *chunk))
+
+
 def _load_graph(session: Session, workspace_id: str, identifiers: set[Identifier], limit: int) -> IdentityGraph:
     """The slice of the identity graph a batch touches: its identifiers, their profiles, and the user ids
-    of those profiles (which the merge guard compares). Core queries, no ORM objects: this is the hot path."""
+    of those profiles (which the merge guard compares). Driver-level queries: this is the write hot path."""
     graph = IdentityGraph(workspace_id, max_profiles_per_identifier=limit)
     wanted = {(i.kind, i.value) for i in identifiers if i.kind != "previous_id"}
     # An alias' previous id may be a user id or an anonymous id: look up both.
     wanted |= {(kind, i.value) for i in identifiers if i.kind == "previous_id" for kind in (USER_ID, ANONYMOUS_ID)}
-    identity_columns = (
-        _IDENTITIES.c.kind, _IDENTITIES.c.value, _IDENTITIES.c.profile_id, _IDENTITIES.c.first_seen,
-        _IDENTITIES.c.last_seen, _IDENTITIES.c.links, _IDENTITIES.c.blocked,
-    )  # fmt: skip
-    # Look up by value (indexed) and filter the kind here: portable, and index-friendly on both databases.
-    for chunk in _chunks(sorted({value for _, value in wanted})):
-        rows = session.connection().execute(
-            select(*identity_columns).where(_IDENTITIES.c.workspace_id == workspace_id, _IDENTITIES.c.value.in_(chunk))
-        )
-        for row in rows:
-            if (row.kind, row.value) in wanted:
-                graph.add_identity(_identity_record(row))
+    # Look up by value (indexed) and filter the kind here.
+    for row in _identities_where(session, workspace_id, "value", sorted({value for _, value in wanted})):
+        if (row.kind, row.value) in wanted:
+            graph.add_identity(_identity_record(row))
     profile_ids = sorted({record.profile_id for record in graph.identities.values()})
-    for chunk in _chunks(profile_ids):
-        rows = session.connection().execute(
+    if not profile_ids:
+        return graph
+    connection = session.connection()
+    for chunk in _chunks(profile_ids, 5000):
+        rows = connection.execute(
             select(
                 _PROFILES.c.id, _PROFILES.c.created_at, _PROFILES.c.first_seen, _PROFILES.c.last_seen,
                 _PROFILES.c.traits, _PROFILES.c.event_counts, _PROFILES.c.merged_into, _PROFILES.c.shared,
@@ -95,31 +118,29 @@ def _load_graph(session: Session, workspace_id: str, identifiers: set[Identifier
                     shared=row.shared,
                 )
             )
-        user_rows = session.connection().execute(
-            select(*identity_columns).where(
-                _IDENTITIES.c.workspace_id == workspace_id,
-                _IDENTITIES.c.profile_id.in_(chunk),
-                _IDENTITIES.c.kind == USER_ID,
-            )
-        )
-        for row in user_rows:
-            record = graph.identities.get(Identifier(USER_ID, row.value))
-            if record is None:
-                record = _identity_record(row)
-                graph.add_identity(record)
-            if not record.blocked:
-                graph.profiles[record.profile_id].user_ids.add(row.value)
+    for row in _identities_where(session, workspace_id, "profile_id", profile_ids, kind=USER_ID):
+        record = graph.identities.get(Identifier(USER_ID, row.value))
+        if record is None:
+            record = _identity_record(row)
+            graph.add_identity(record)
+        if not record.blocked:
+            graph.profiles[record.profile_id].user_ids.add(row.value)
     return graph
+
+
+def _time(value: datetime | str) -> datetime:
+    # Driver-level reads on SQLite return the stored text; PostgreSQL returns datetimes.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _identity_record(row: Any) -> IdentityRecord:
     return IdentityRecord(
         Identifier(row.kind, row.value),
         row.profile_id,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
+        first_seen=_time(row.first_seen),
+        last_seen=_time(row.last_seen),
         links=row.links,
-        blocked=row.blocked,
+        blocked=bool(row.blocked),
     )
 
 

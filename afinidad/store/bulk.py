@@ -4,8 +4,9 @@ Ingestion writes events, identities and profiles for every batch. Row-by-row sta
 executemany becomes on PostgreSQL) cost a server round of work per row, and SQLAlchemy's per-row bind
 processing cost more than SQLite itself. So each table gets one statement per batch, with values encoded
 here once:
-- PostgreSQL: `INSERT ... SELECT * FROM unnest($1::text[], $2::jsonb[], ...)`: one array per column, so
-  the statement text never changes (the driver parses and the server plans it once);
+- PostgreSQL: `INSERT ... SELECT ... FROM jsonb_to_recordset($1)`: the rows travel as one JSON document
+  encoded by orjson, so the statement text never changes (parsed and planned once) and the driver does no
+  per-value work (its text-array quoting was a third of the writer's time);
 - SQLite: `INSERT ... VALUES (?, ...), (?, ...)`: in-process, so a long statement costs nothing extra."""
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _kind(table: Table, column: str) -> str:
     return "text"
 
 
-_PG_ARRAY = {"json": "text[]", "time": "timestamp[]", "bool": "boolean[]", "int": "bigint[]", "text": "text[]"}
+_PG_TYPE = {"json": "jsonb", "time": "timestamp", "bool": "boolean", "int": "bigint", "text": "text"}
 
 
 @lru_cache(maxsize=64)
@@ -58,9 +59,10 @@ def _plan(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | No
             suffix = f" ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in update)
         else:
             suffix = f" ON CONFLICT ({target}) DO NOTHING"
-    arrays = ", ".join(f"%s::{_PG_ARRAY[k]}" for k in kinds)
-    selected = ", ".join(f"{c}::jsonb" if k == "json" else c for c, k in zip(columns, kinds, strict=True))
-    postgres_sql = f"INSERT INTO {table.name} ({quoted}) SELECT {selected} FROM unnest({arrays}) AS r({quoted}){suffix}"
+    record = ", ".join(f'"{c}" {_PG_TYPE[k]}' for c, k in zip(columns, kinds, strict=True))
+    postgres_sql = (
+        f"INSERT INTO {table.name} ({quoted}) SELECT {quoted} FROM jsonb_to_recordset(%s::jsonb) AS r({record}){suffix}"
+    )
     return kinds, quoted, suffix, postgres_sql
 
 
@@ -82,13 +84,8 @@ def write_many(
         table, tuple(columns), tuple(conflict) if conflict is not None else None, tuple(update)
     )
     if connection.dialect.name == "postgresql":
-        arrays = []
-        for column, kind in zip(columns, kinds, strict=True):
-            values = [row.get(column) for row in rows]
-            if kind == "json":
-                values = [_dumps(v) if v is not None else None for v in values]
-            arrays.append(values)
-        connection.exec_driver_sql(postgres_sql, tuple(arrays))
+        document = orjson.dumps([{c: row.get(c) for c in columns} for row in rows], option=orjson.OPT_NON_STR_KEYS)
+        connection.exec_driver_sql(postgres_sql, (document.decode(),))
         return
     encoders = [_dumps if k == "json" else _sqlite_time if k == "time" else None for k in kinds]
     row_sql = "(" + ", ".join("?" for _ in columns) + ")"

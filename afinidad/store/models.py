@@ -105,7 +105,7 @@ class Profile(Base):
 class Identity(Base):
     __tablename__ = "identities"
     __table_args__ = (
-        Index("ix_identities_profile", "workspace_id", "profile_id"),
+        Index("ix_identities_profile", "workspace_id", "profile_id", "kind"),
         Index("ix_identities_value", "workspace_id", "value"),
     )
 

@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "kind", "value"),
     )
     with op.batch_alter_table("identities", schema=None) as batch_op:
-        batch_op.create_index("ix_identities_profile", ["workspace_id", "profile_id"], unique=False)
+        batch_op.create_index("ix_identities_profile", ["workspace_id", "profile_id", "kind"], unique=False)
         batch_op.create_index("ix_identities_value", ["workspace_id", "value"], unique=False)
 
     op.create_table(
