@@ -233,7 +233,8 @@ def attribute(
     max_profiles_per_identifier: int = 5,
 ) -> None:
     """Set `profile_id` on each event row (in order), creating, linking and merging profiles."""
-    per_row = [identifiers_of_row(row, default_region) for row in rows]
+    # Rows prepared by the tracking layer carry their identifiers already (worked out in the HTTP process).
+    per_row = [row.get("identifiers") or identifiers_of_row(row, default_region) for row in rows]
     wanted = {identifier for identifiers in per_row for identifier in identifiers}
     graph = _load_graph(session, workspace_id, wanted, max_profiles_per_identifier)
     for row, identifiers in zip(rows, per_row, strict=True):
@@ -247,7 +248,7 @@ def attribute(
                 timestamp=row["timestamp"],
                 received_at=row["received_at"],
                 identifiers=identifiers,
-                traits=row.get("traits"),
+                traits=row["profile_traits"] if "profile_traits" in row else row.get("traits"),
             )
         )
     _flush(session, graph)

@@ -23,7 +23,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, Connection, DateTime, Integer,
 _SQLITE_MAX_PARAMETERS = 30_000
 
 
-def _dumps(value: Any) -> str:
+def encode_json(value: Any) -> str:
+    """JSON text as every JSON column stores it (rows may arrive with their JSON columns pre-encoded)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -74,9 +75,11 @@ def write_many(
     *,
     conflict: Sequence[str] | None = None,
     update: Sequence[str] = (),
+    json_encoded: bool = False,
 ) -> None:
     """Insert `rows` (dicts keyed by column); on a `conflict` key, update the `update` columns from the new
-    row, or keep the existing row when `update` is empty."""
+    row, or keep the existing row when `update` is empty. `json_encoded`: JSON columns already hold JSON
+    text (`encode_json`)."""
     rows = list(rows)
     if not rows:
         return
@@ -84,10 +87,21 @@ def write_many(
         table, tuple(columns), tuple(conflict) if conflict is not None else None, tuple(update)
     )
     if connection.dialect.name == "postgresql":
-        document = orjson.dumps([{c: row.get(c) for c in columns} for row in rows], option=orjson.OPT_NON_STR_KEYS)
+        if json_encoded:
+            json_columns = {c for c, k in zip(columns, kinds, strict=True) if k == "json"}
+            records = [
+                {c: orjson.Fragment(row[c]) if c in json_columns and row.get(c) is not None else row.get(c)
+                 for c in columns}
+                for row in rows
+            ]  # fmt: skip
+        else:
+            records = [{c: row.get(c) for c in columns} for row in rows]
+        document = orjson.dumps(records, option=orjson.OPT_NON_STR_KEYS)
         connection.exec_driver_sql(postgres_sql, (document.decode(),))
         return
-    encoders = [_dumps if k == "json" else _sqlite_time if k == "time" else None for k in kinds]
+    encoders = [
+        (None if json_encoded else encode_json) if k == "json" else _sqlite_time if k == "time" else None for k in kinds
+    ]
     row_sql = "(" + ", ".join("?" for _ in columns) + ")"
     per_statement = max(1, _SQLITE_MAX_PARAMETERS // len(columns))
     for start in range(0, len(rows), per_statement):

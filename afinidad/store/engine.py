@@ -48,6 +48,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
+        # No server-side prepared statements: a generic plan made while a table was young (or never
+        # analysed) kept scanning it whole as it grew; planning each execution costs far less than that.
+        connect_args={"prepare_threshold": None},
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

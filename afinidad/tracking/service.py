@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from afinidad.profiles.service import attribute
+from afinidad.profiles.service import attribute, identifiers_of_row
 from afinidad.settings import Settings
-from afinidad.store.bulk import write_many
+from afinidad.store.bulk import encode_json, write_many
 from afinidad.store.models import Event
 
 _CHUNK = 500
@@ -56,6 +56,24 @@ _EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+_JSON_COLUMNS = ("context", "properties", "traits", "extra", "enrichment")
+
+
+def prepare_rows(rows: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """Do the per-row work that needs no database before rows reach the writer: the identifiers identity
+    resolution will look up, and the JSON text of the JSON columns. The API calls this in the HTTP process,
+    so the writer process (the busier of the two) only resolves and stores. Idempotent."""
+    for row in rows:
+        if "identifiers" in row:
+            continue
+        row["identifiers"] = identifiers_of_row(row, settings.default_phone_region)
+        if row.get("type") == "identify":
+            row["profile_traits"] = row.get("traits") or {}
+        for column in _JSON_COLUMNS:
+            row[column] = encode_json(row.get(column) or {})
+    return rows
+
+
 def _append(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append event rows in as few statements as the database allows. A concurrent server process may have
     stored the same messageId a moment ago: the insert skips it instead of failing."""
@@ -65,12 +83,14 @@ def _append(session: Session, rows: list[dict[str, Any]]) -> None:
         _EVENT_COLUMNS,
         rows,
         conflict=("workspace_id", "message_id"),
+        json_encoded=True,
     )
 
 
 def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]], settings: Settings) -> list[bool]:
     """Append `rows`; returns, per row, whether it was new (False: its messageId was already stored, or
     appeared earlier in `rows`). Resending a message is therefore harmless, as Segment promises."""
+    prepare_rows(rows, settings)
     existing = _existing_message_ids(session, workspace_id, [row["message_id"] for row in rows])
     fresh: list[dict[str, Any]] = []
     flags: list[bool] = []

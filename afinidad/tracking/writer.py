@@ -34,7 +34,7 @@ from typing import Any
 
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
-from afinidad.tracking.service import StoreResult, store_events
+from afinidad.tracking.service import StoreResult, prepare_rows, store_events
 
 log = logging.getLogger("afinidad.tracking.writer")
 
@@ -194,6 +194,7 @@ class EventWriter:
 
     # -- submitting -----------------------------------------------------------------------------------
     def submit(self, workspace_id: str, rows: list[dict[str, Any]]) -> Future[StoreResult]:
+        prepare_rows(rows, self._settings)  # here, in the HTTP process: the writer has less to do
         future: Future[StoreResult] = Future()
         submission_id = next(self._ids)
         with self._lock:  # never between a restart's failing of pending requests and its new queue

@@ -1,0 +1,514 @@
+"""What every benchmark needs: a fresh database of each kind, a real `afinidad serve` process on it, the
+server's memory high-water mark, percentiles, and (optionally) a py-spy profile of the server.
+
+Benchmarks measure the product as it is deployed, over HTTP against a separate process, so nothing here
+imports the app in-process: the figures include the ASGI server, the event loop and the writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from afinidad.store.engine import Store, normalise_url
+from afinidad.store.migrate import upgrade
+from afinidad.workspaces.service import CreatedWorkspace, create_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AFINIDAD_BENCH_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
+DATABASE_LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+MIB = 1024 * 1024
+
+
+class DatabaseUnavailable(Exception):
+    """The database server did not answer: the benchmark skips it and says why."""
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str  # "sqlite" or "postgres"
+    url: str
+
+    @property
+    def label(self) -> str:
+        return DATABASE_LABELS[self.kind]
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str) -> Iterator[Database]:
+    """A new, empty, migrated database for one run: a SQLite file in a temporary folder, or a new database
+    on the PostgreSQL server (dropped afterwards, even if the run fails)."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="afinidad-bench-") as folder:
+            database = Database("sqlite", f"sqlite:///{Path(folder) / 'afinidad.db'}")
+            _migrate(database.url)
+            yield database
+        return
+    admin_url = normalise_url(POSTGRES_ADMIN_URL)
+    name = f"afinidad_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        admin.dispose()
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseUnavailable(f"PostgreSQL did not answer at {_redacted(admin_url)}: {reason}") from error
+    try:
+        database = Database("postgres", make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+        _migrate(database.url)
+        yield database
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(url: str) -> None:
+    store = Store.from_url(url)
+    try:
+        upgrade(store.engine)
+    finally:
+        store.dispose()
+
+
+def new_workspace(url: str, prefix: str) -> CreatedWorkspace:
+    """A workspace of its own for this run, so figures never include another run's data."""
+    store = Store.from_url(url)
+    try:
+        with store.session() as session:
+            return create_workspace(session, f"{prefix}-{uuid.uuid4().hex[:12]}")
+    finally:
+        store.dispose()
+
+
+def database_settings(url: str) -> dict[str, str]:
+    """The server settings that move ingestion figures: durability (fsync, synchronous_commit) and whether
+    autovacuum keeps planner statistics current (without them, lookups can fall back to scans)."""
+    if not url.startswith("postgres"):
+        return {}
+    store = Store.from_url(url)
+    try:
+        with store.engine.connect() as connection:
+            names = ("server_version", "fsync", "synchronous_commit", "autovacuum", "shared_buffers")
+            return {name: str(connection.execute(text(f"SHOW {name}")).scalar()) for name in names}
+    finally:
+        store.dispose()
+
+
+def code_state() -> dict[str, Any]:
+    """Which code the server ran: the commit, the package files changed since it, and a digest of the
+    package's source (so two runs can be told apart even when both are on the same dirty commit)."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "afinidad").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    state: dict[str, Any] = {"source_sha256": digest.hexdigest()[:16], "commit": None, "changed_files": []}
+    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read only: never take the index lock
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, env=environment,
+                                capture_output=True, text=True, timeout=10)  # fmt: skip
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "afinidad"], cwd=ROOT, env=environment,
+                                 capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return state
+    if commit.returncode == 0:
+        state["commit"] = commit.stdout.strip()
+        state["changed_files"] = [line[3:] for line in changed.stdout.splitlines() if line.strip()]
+    return state
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m afinidad serve` on a free port, its output in `log_path`. Use as a context manager so the
+    process is always stopped, whatever happens to the benchmark."""
+
+    def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._environment = {**os.environ, "AFINIDAD_DATABASE_URL": database_url, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is not started"
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "afinidad", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self._environment,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_path.parent,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the server was not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class MemorySampler:
+    """The server's resident memory, with its child processes (the event writer runs in one), sampled in a
+    thread; the kernel's own high-water marks (VmHWM) are read as well, since they also catch peaks shorter
+    than the sampling interval."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self._process = psutil.Process(pid)
+        self._pid = pid
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self.start_bytes = self._rss()
+        self.peak_sampled_bytes = self.start_bytes
+        self.high_water_bytes: int | None = None
+
+    def _family(self) -> list[psutil.Process]:
+        try:
+            return [self._process, *self._process.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def _rss(self) -> int:
+        total = 0
+        for process in self._family():
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total
+
+    def _vm_hwm(self) -> int | None:
+        total, found_any = 0, False
+        for process in self._family():
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
+            if found:
+                total += int(found.group(1)) * 1024
+                found_any = True
+        return total if found_any else None
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            self.peak_sampled_bytes = max(self.peak_sampled_bytes, self._rss())
+
+    def start(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop sampling and read the high-water mark; call it while the server is still running."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._thread.join()
+        self.peak_sampled_bytes = max(self.peak_sampled_bytes, self._rss())
+        self.high_water_bytes = self._vm_hwm()
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(self.peak_sampled_bytes, self.high_water_bytes or 0)
+
+
+class KeepAliveConnection:
+    """One HTTP/1.1 keep-alive connection on asyncio streams, for load generation.
+
+    httpx.AsyncClient is not used to generate concurrent load: with 50 connections it spends so much CPU in
+    its own pool (encode/httpx#3215) that on a 2-core machine it, not the server, sets the pace (measured
+    here: 156 req/s against `/healthz` with httpx, 873 req/s with this client, same server). This client
+    does only what the benchmark needs: send a request with a body, read a Content-Length or chunked
+    response, reconnect when the server closes the connection."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str], timeout: float = 120.0) -> None:
+        self._timeout = timeout
+        self._host = host
+        self._port = port
+        self._head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        return self._reader, self._writer
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of one POST; a connection the server closed while idle is reopened once. A server
+        that does not answer within the timeout raises TimeoutError (an OSError)."""
+        return await asyncio.wait_for(self._post(path, body), self._timeout)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._head}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        for attempt in range(2):
+            reader, writer = await self._connect()
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            if status_line:
+                return await self._response(reader, status_line)
+            await self.close()
+            if attempt:
+                break
+        raise ConnectionError(f"the server closed the connection without answering POST {path}")
+
+    async def _response(self, reader: asyncio.StreamReader, status_line: bytes) -> tuple[int, bytes]:
+        status = int(status_line.split(b" ", 2)[1])
+        headers: dict[str, str] = {}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                chunks.append(await reader.readexactly(size))
+                await reader.readline()
+            await reader.readline()
+            content = b"".join(chunks)
+        else:
+            content = await reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, content
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+
+def server_timings(base_url: str) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """The server's own request-duration histogram (sum of seconds, count) per (method, route, status),
+    read from `/metrics`: the time inside the app, without the client or the socket queue."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict[tuple[str, str, str], tuple[float, int]] = {}
+    text_body = httpx.get(f"{base_url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text_body):
+        if family.name != "afinidad_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            key = (sample.labels.get("method", ""), sample.labels.get("route", ""), sample.labels.get("status", ""))
+            total, count = found.get(key, (0.0, 0))
+            if sample.name.endswith("_sum"):
+                found[key] = (sample.value, count)
+            elif sample.name.endswith("_count"):
+                found[key] = (total, int(sample.value))
+    return found
+
+
+def mean_server_ms(
+    before: dict[tuple[str, str, str], tuple[float, int]],
+    after: dict[tuple[str, str, str], tuple[float, int]],
+    method: str,
+    route: str,
+) -> float | None:
+    """Mean server-side duration of successful `method route` requests between two `server_timings`."""
+    key = (method, route, "200")
+    total = after.get(key, (0.0, 0))[0] - before.get(key, (0.0, 0))[0]
+    count = after.get(key, (0.0, 0))[1] - before.get(key, (0.0, 0))[1]
+    return total / count * 1000 if count else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process (all its threads) and its children (the event writer) have used."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (what latency SLOs usually mean: p99 is a value some request really saw)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
+    return ordered[rank - 1]
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+
+
+def verdict(passed: bool) -> str:
+    return "[bold green]PASS[/]" if passed else "[bold red]MISS[/]"
+
+
+# -- profiling ------------------------------------------------------------------------------------------
+
+
+def find_py_spy() -> str | None:
+    """py-spy is not a project dependency: it is looked for in AFINIDAD_BENCH_PY_SPY, beside the interpreter,
+    then on PATH."""
+    candidates = [os.environ.get("AFINIDAD_BENCH_PY_SPY"), str(Path(sys.executable).with_name("py-spy"))]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("py-spy")
+
+
+class ServerProfile:
+    """A py-spy sampling profile of a running server (all threads, waiting included), written as collapsed
+    stacks. `--nonblocking` keeps the server running while it is sampled, so figures move only a little."""
+
+    def __init__(self, py_spy: str, pid: int, output: Path, rate: int = 200) -> None:
+        self.output = output
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self._process = subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(output), "--rate", str(rate),
+             "--threads", "--idle", "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+
+
+@dataclass
+class ThreadProfile:
+    name: str
+    samples: int = 0
+    inclusive: Counter[str] = field(default_factory=Counter)
+    leaf: Counter[str] = field(default_factory=Counter)
+
+
+_FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def _frame_name(frame: str) -> str:
+    found = _FRAME.match(frame.strip())
+    if not found:
+        return frame.strip()
+    path = found.group("file")
+    for marker in ("site-packages/", "afinidad/", "lib/python3"):
+        if marker in path:
+            path = path[path.index(marker) :]
+            break
+    return f"{found.group('function')} ({path})"
+
+
+def summarise_profile(collapsed: Path) -> list[ThreadProfile]:
+    """Samples per thread, and per function both inclusive (the function or anything it called was running
+    or waiting) and leaf (the innermost frame), from py-spy's collapsed-stack output."""
+    threads: dict[str, ThreadProfile] = defaultdict(lambda: ThreadProfile(""))
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        thread = frames[0]
+        if thread.startswith("process ") and len(frames) > 1:
+            frames = frames[1:]
+            thread = frames[0]
+        profile = threads[thread]
+        profile.name = thread
+        profile.samples += count
+        names = [_frame_name(frame) for frame in frames[1:]]
+        for name in set(names):
+            profile.inclusive[name] += count
+        if names:
+            profile.leaf[names[-1]] += count
+    return sorted(threads.values(), key=lambda profile: -profile.samples)
