@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,7 +24,11 @@ def _json_dumps(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> Engine:
+def make_engine(
+    url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True, pool_size: int = 10
+) -> Engine:
+    """`sqlite_autocheckpoint=False`: commits never checkpoint the WAL themselves; the caller runs
+    `BackgroundCheckpoints` instead (the event writer does, to keep checkpoints off its commit path)."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(
@@ -41,6 +46,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
             cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if not sqlite_autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
@@ -55,6 +62,37 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
         max_overflow=pool_size,
         pool_pre_ping=True,
     )
+
+
+class BackgroundCheckpoints:
+    """Checkpoints a SQLite WAL from a thread of its own, every `interval` seconds.
+
+    By default SQLite checkpoints inside whichever commit crosses 1,000 WAL pages, so one commit in many
+    pays for copying pages into the database file: measured on the ingestion benchmark, 10% of the
+    throughput and the worst latencies. PASSIVE checkpoints never block the writer; the WAL restarts from
+    its beginning once a checkpoint has caught up."""
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="afinidad-wal-checkpoints", daemon=True)
+
+    def start(self) -> BackgroundCheckpoints:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a busy database is retried at the next tick
+                continue
 
 
 def is_sqlite(engine: Engine) -> bool:

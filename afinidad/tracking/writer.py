@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from afinidad.settings import Settings
-from afinidad.store.engine import Store
+from afinidad.store.engine import BackgroundCheckpoints, Store, is_sqlite
 from afinidad.tracking.service import StoreResult, prepare_rows, store_events
 
 log = logging.getLogger("afinidad.tracking.writer")
@@ -108,7 +108,12 @@ def _writer_process(settings_values: dict[str, Any], requests: Any, replies: Any
     from afinidad import logs  # a spawned child starts with no logging set up: same JSON and redaction
 
     logs.configure(settings.log_level, settings.log_json)
-    store = Store.from_url(settings.database_url.get_secret_value(), sqlite_synchronous=settings.sqlite_synchronous)
+    store = Store.from_url(
+        settings.database_url.get_secret_value(),
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_autocheckpoint=False,
+    )
+    checkpoints = BackgroundCheckpoints(store.engine).start() if is_sqlite(store.engine) else None
     replies.put(("ready", os.getpid()))
     try:
         while True:
@@ -125,6 +130,8 @@ def _writer_process(settings_values: dict[str, Any], requests: Any, replies: Any
             if stopping:
                 return
     finally:
+        if checkpoints is not None:
+            checkpoints.stop()
         store.dispose()
 
 
