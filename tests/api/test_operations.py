@@ -29,15 +29,21 @@ def test_metrics_count_accepted_and_rejected_events_and_latency(server: Server, 
         client.post("/v1/track", json={"userId": "m"}, auth=(workspace.write_key, ""))
         client.post("/v1/track", json={"userId": "m", "event": "E"}, auth=("afw_wrong", ""))
         after = client.get("/metrics").text
-    assert _metric(after, "afinidad_events_accepted_total", 'type="track"') - _metric(
-        before, "afinidad_events_accepted_total", 'type="track"'
-    ) >= 1
-    assert _metric(after, "afinidad_events_rejected_total", 'reason="invalid"') - _metric(
-        before, "afinidad_events_rejected_total", 'reason="invalid"'
-    ) >= 1
-    assert _metric(after, "afinidad_events_rejected_total", 'reason="unauthorized"') - _metric(
-        before, "afinidad_events_rejected_total", 'reason="unauthorized"'
-    ) >= 1
+    assert (
+        _metric(after, "afinidad_events_accepted_total", 'type="track"')
+        - _metric(before, "afinidad_events_accepted_total", 'type="track"')
+        >= 1
+    )
+    assert (
+        _metric(after, "afinidad_events_rejected_total", 'reason="invalid"')
+        - _metric(before, "afinidad_events_rejected_total", 'reason="invalid"')
+        >= 1
+    )
+    assert (
+        _metric(after, "afinidad_events_rejected_total", 'reason="unauthorized"')
+        - _metric(before, "afinidad_events_rejected_total", 'reason="unauthorized"')
+        >= 1
+    )
     assert 'afinidad_request_duration_seconds_bucket{le="0.05",method="POST",route="/v1/track"' in after
 
 

@@ -124,9 +124,7 @@ def _snapshot(store: Store, workspace_id: str, lookups: list[str]) -> dict[str, 
         return result
 
 
-def test_rebuild_from_events_gives_the_same_profiles(
-    server: Server, store: Store, workspace: CreatedWorkspace
-) -> None:
+def test_rebuild_from_events_gives_the_same_profiles(server: Server, store: Store, workspace: CreatedWorkspace) -> None:
     _send(server, workspace, _journey("r1") + _journey("r2"))
     tablet = [{"type": "track", "anonymousId": "tab", "userId": f"m{n}", "event": "x"} for n in range(8)]
     _send(server, workspace, tablet)

@@ -136,3 +136,45 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(
     stored = Counter(message_ids(store, workspace.id))
     assert set(stored) == set(ledger.acknowledged) | set(ledger.unacknowledged)  # every retry arrived, none invented
     assert [message_id for message_id, count in stored.items() if count > 1] == []
+
+
+def test_a_killed_writer_process_is_replaced_and_nothing_acknowledged_is_lost(
+    database_url: str, store: Store, workspace: CreatedWorkspace, tmp_path: Path
+) -> None:
+    """The event writer runs in a child process. If it dies, requests in flight are answered 503 (clients
+    retry), a new writer takes over, and every acknowledged message is stored once."""
+    import psutil
+
+    def writer_processes() -> list[psutil.Process]:  # multiprocessing also starts a resource tracker
+        children = psutil.Process(server.process.pid).children()
+        return [child for child in children if "resource_tracker" not in " ".join(child.cmdline())]
+
+    server = start_server(database_url, tmp_path / "writer.log")
+    try:
+        writers = writer_processes()
+        assert len(writers) == 1
+        acknowledged: set[str] = set()
+        statuses: Counter[int] = Counter()
+        with httpx.Client(base_url=server.base_url, auth=(workspace.write_key, ""), timeout=30) as client:
+            for n in range(200):
+                if n == 50:
+                    writers[0].kill()  # SIGKILL the writer mid-stream
+                message = track(messageId=f"writer-kill-{n}", userId=f"user-{n % 7}")
+                response = client.post("/v1/track", json=message)
+                statuses[response.status_code] += 1
+                if response.status_code == 200:
+                    acknowledged.add(message["messageId"])
+                else:
+                    assert response.status_code == 503
+                    assert response.headers["content-type"].startswith("application/problem+json")
+            ready = client.get("/readyz").json()
+        replacement = writer_processes()
+    finally:
+        server.stop()
+
+    assert ready["checks"]["writer"] == "ok"
+    assert len(replacement) == 1 and replacement[0].pid != writers[0].pid
+    assert statuses[200] >= 150  # the writer came back and kept taking events
+    stored = Counter(message_ids(store, workspace.id))
+    assert acknowledged <= set(stored)
+    assert all(count == 1 for count in stored.values())
