@@ -512,3 +512,113 @@ def summarise_profile(collapsed: Path) -> list[ThreadProfile]:
         if names:
             profile.leaf[names[-1]] += count
     return sorted(threads.values(), key=lambda profile: -profile.samples)
+
+
+# -- one command, run to its end and measured -------------------------------------------------------------
+
+
+@dataclass
+class CommandRun:
+    """What one run of a command cost: wall time from launch to exit (interpreter start-up included, as a user
+    waits for it), CPU time, and the memory of the process with its children."""
+
+    command: list[str]
+    returncode: int
+    seconds: float
+    cpu_seconds: float  # user + system, of the process and the children it waited for
+    peak_rss_bytes: int  # the highest sum of resident memory over the family, sampled
+    high_water_bytes: int | None  # the highest sum of the kernel's VmHWM over the family, read while it ran
+    samples: int
+    log_path: Path
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(self.peak_rss_bytes, self.high_water_bytes or 0)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _family_memory(process: psutil.Process) -> tuple[int, int | None]:
+    """(sum of RSS, sum of VmHWM or None) over a process and its descendants, as they are now."""
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0, None
+    rss, high_water, found_any = 0, 0, False
+    for member in family:
+        with contextlib.suppress(psutil.Error):
+            rss += member.memory_info().rss
+        try:
+            status = Path(f"/proc/{member.pid}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
+        if found:
+            high_water += int(found.group(1)) * 1024
+            found_any = True
+    return rss, high_water if found_any else None
+
+
+def run_measured(
+    command: Sequence[str],
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    cwd: Path = ROOT,
+    interval: float = 0.05,
+    on_sample: Any = None,
+) -> CommandRun:
+    """Run `command` to its end, its output to `log_path`, sampling its memory every `interval` seconds in a
+    thread (which also calls `on_sample(psutil.Process)`, e.g. to move a progress bar).
+
+    Peak memory comes from /proc, not from wait4's ru_maxrss: subprocess starts children with vfork, and a
+    vforked child inherits its parent's high-water mark when it execs, so ru_maxrss reports at least the
+    benchmark's own size (measured here: a parent holding 500 MiB made `true` report 511 MiB). VmHWM belongs
+    to the address space and starts afresh at exec; read every `interval`, it catches peaks shorter than the
+    interval and misses only growth in the last interval before exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    stopped = threading.Event()
+    peak_rss, peak_high_water, samples = 0, None, 0
+
+    def watch(process: psutil.Process) -> None:
+        nonlocal peak_rss, peak_high_water, samples
+        while not stopped.wait(interval):
+            rss, high_water = _family_memory(process)
+            peak_rss = max(peak_rss, rss)
+            if high_water is not None:
+                peak_high_water = max(peak_high_water or 0, high_water)
+            samples += 1
+            if on_sample is not None:
+                with contextlib.suppress(psutil.Error):
+                    on_sample(process)
+
+    started = time.perf_counter()
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(list(command), env=env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT)
+    sampler: threading.Thread | None = None
+    with contextlib.suppress(psutil.Error):  # an error here: it has already gone, nothing to sample
+        sampler = threading.Thread(target=watch, args=(psutil.Process(process.pid),), name="command-sampler")
+        sampler.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        process.kill()
+        process.wait(10)
+        raise
+    finally:
+        stopped.set()
+        if sampler is not None:
+            sampler.join()
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return CommandRun(
+        command=list(command),
+        returncode=process.returncode,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_bytes=peak_rss,
+        high_water_bytes=peak_high_water,
+        samples=samples,
+        log_path=log_path,
+    )
