@@ -68,6 +68,13 @@ class ObserveRequests:
                 )
 
 
+def create_server_app(settings: Settings | None = None) -> ASGIApp:
+    """What `afinidad serve` runs: the API behind the tracking fast path, which sits outside every FastAPI and
+    Starlette middleware (those still serve everything else, and the lifespan passes through)."""
+    app = create_app(settings)
+    return tracking.TrackingFastPath(app, platform_of=lambda: app.state.platform)
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -111,7 +118,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.include_router(router)
 
     app.add_middleware(ObserveRequests, metrics=metrics)
-    app.add_middleware(tracking.TrackingFastPath, platform_of=lambda: app.state.platform)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -37,12 +37,12 @@ def serve(
     import uvicorn
 
     from afinidad import logs
-    from afinidad.api.app import create_app
+    from afinidad.api.app import create_server_app
 
     current = settings()
     logs.configure(current.log_level, current.log_json)
     store()  # migrate before the first request
-    uvicorn.run(create_app(current), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(create_server_app(current), host=host, port=port, log_config=None, access_log=False)
 
 
 def main() -> None:
