@@ -34,3 +34,19 @@ def list_() -> None:
     for row in rows:
         table.add_row(str(row["id"]), str(row["name"]), str(row["created_at"]))
     console.print(table)
+
+
+@app.command("keys")
+def keys(
+    name: str = typer.Argument(..., help="Workspace name or id."),
+    revoke_old: bool = typer.Option(False, "--revoke-old", help="Revoke every earlier key of the workspace."),
+) -> None:
+    """Issue a new write key and secret key (key rotation); optionally revoke all earlier ones."""
+    with store().session() as session:
+        issued = service.issue_keys(session, name)
+        revoked = service.revoke_keys(session, name, keep=(issued.write_key, issued.secret_key)) if revoke_old else 0
+    console.print(f"Workspace: {issued.id} ({issued.name})", soft_wrap=True, highlight=False)
+    console.print(f"Write key: {issued.write_key}", soft_wrap=True, highlight=False)
+    console.print(f"Secret key: {issued.secret_key}", soft_wrap=True, highlight=False)
+    if revoke_old:
+        console.print(f"Revoked {revoked} earlier key(s); running servers stop accepting them within 30 s.")

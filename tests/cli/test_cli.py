@@ -115,3 +115,17 @@ def test_demo_loads_simulated_shoppers_and_prints_what_to_try(tmp_path: Path) ->
 
     again = afinidad(db, "demo", "--no-serve", "--shoppers", "60", "--days", "10")
     assert "0 stored" in again.stdout  # same shoppers, nothing stored twice
+
+
+def test_keys_can_be_rotated_and_old_ones_revoked(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    first = afinidad(db, "workspaces", "create", "rotating")
+    old_write = re.search(r"^Write key: (afw_\S+)$", first.stdout, re.M).group(1)  # type: ignore[union-attr]
+    rotated = afinidad(db, "workspaces", "keys", "rotating", "--revoke-old")
+    assert rotated.returncode == 0, rotated.stderr
+    new_secret = re.search(r"^Secret key: (afs_\S+)$", rotated.stdout, re.M).group(1)  # type: ignore[union-attr]
+    assert "Revoked 2 earlier key(s)" in rotated.stdout
+
+    keys = KeyRing(Store.from_url(f"sqlite:///{db}"))
+    assert keys.lookup(old_write) is None
+    assert keys.lookup(new_secret).kind is KeyKind.SECRET  # type: ignore[union-attr]
