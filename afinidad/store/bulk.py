@@ -7,10 +7,11 @@ here once:
 - PostgreSQL: `INSERT ... SELECT ... FROM jsonb_to_recordset($1)`: the rows travel as one JSON document
   encoded by orjson, so the statement text never changes (parsed and planned once) and the driver does no
   per-value work (its text-array quoting was a third of the writer's time);
-- SQLite: `INSERT ... VALUES (?, ...), (?, ...)`: in-process, so a long statement costs nothing extra."""
+- SQLite: one `INSERT ... VALUES (?, ...)` run over all rows by the driver's executemany (a C loop)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -18,9 +19,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Connection, DateTime, Integer, Table
-
-# Stay well below SQLite's bound-parameter limit (32,766).
-_SQLITE_MAX_PARAMETERS = 30_000
 
 
 def encode_json(value: Any) -> str:
@@ -99,17 +97,22 @@ def write_many(
         document = orjson.dumps(records, option=orjson.OPT_NON_STR_KEYS)
         connection.exec_driver_sql(postgres_sql, (document.decode(),))
         return
-    encoders = [
-        (None if json_encoded else encode_json) if k == "json" else _sqlite_time if k == "time" else None for k in kinds
-    ]
-    row_sql = "(" + ", ".join("?" for _ in columns) + ")"
-    per_statement = max(1, _SQLITE_MAX_PARAMETERS // len(columns))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values: list[Any] = []
-        for row in chunk:
-            for column, encode in zip(columns, encoders, strict=True):
-                value = row.get(column)
-                values.append(encode(value) if encode is not None and value is not None else value)
-        sql = f"INSERT INTO {table.name} ({quoted}) VALUES " + ", ".join([row_sql] * len(chunk)) + suffix
-        connection.exec_driver_sql(sql, tuple(values))
+    # SQLite: one prepared statement run over all rows by the driver's C loop; datetimes become SQLAlchemy's
+    # text form through the adapter registered below, so only JSON may need encoding here.
+    sql = f"INSERT INTO {table.name} ({quoted}) VALUES (" + ", ".join("?" for _ in columns) + ")" + suffix
+    json_positions = [] if json_encoded else [i for i, k in enumerate(kinds) if k == "json"]
+    if json_positions:
+        values = []
+        for row in rows:
+            record = [row.get(c) for c in columns]
+            for position in json_positions:
+                if record[position] is not None:
+                    record[position] = encode_json(record[position])
+            values.append(tuple(record))
+    else:
+        values = [tuple(row.get(c) for c in columns) for row in rows]
+    connection.exec_driver_sql(sql, values)
+
+
+# The text SQLAlchemy's SQLite DateTime type writes and reads back, for datetimes bound by driver-level SQL.
+sqlite3.register_adapter(datetime, _sqlite_time)
