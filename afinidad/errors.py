@@ -64,3 +64,15 @@ class RateLimited(AfinidadError):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class MappingError(AfinidadError):
+    """An import mapping that cannot be used: bad TOML, unknown key, bad template, or columns the file lacks."""
+
+    title = "Invalid mapping"
+
+
+class UnsupportedFile(AfinidadError):
+    """A file the importer cannot read at all (as opposed to rows it reads and rejects)."""
+
+    title = "Unsupported file"
