@@ -135,13 +135,3 @@ class ProfileMerge(Base):
     identifier_value: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime]
-
-
-class ProjectionState(Base):
-    """How far derived tables have read the event log, per workspace (used by rebuild)."""
-
-    __tablename__ = "projection_state"
-
-    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

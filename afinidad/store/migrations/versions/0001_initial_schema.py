@@ -123,13 +123,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_profiles_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
-        "projection_state",
-        sa.Column("workspace_id", sa.String(length=40), nullable=False),
-        sa.Column("name", sa.String(length=40), nullable=False),
-        sa.Column("last_seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("workspace_id", "name"),
-    )
-    op.create_table(
         "workspaces",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -165,7 +158,6 @@ def downgrade() -> None:
 
     op.drop_table("api_keys")
     op.drop_table("workspaces")
-    op.drop_table("projection_state")
     with op.batch_alter_table("profiles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_profiles_workspace_id"))
         batch_op.drop_index("ix_profiles_merged_into")
