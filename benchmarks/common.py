@@ -38,12 +38,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from afinidad.store.engine import Store, normalise_url
 from afinidad.store.migrate import upgrade
+from afinidad.store.models import Event, Identity, Profile, ProfileMerge
 from afinidad.workspaces.service import CreatedWorkspace, create_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -622,3 +623,20 @@ def run_measured(
         samples=samples,
         log_path=log_path,
     )
+
+
+def identity_counts(store: Store, workspace_id: str) -> dict[str, int]:
+    """What a workspace holds after a run: events, live and merged-away profiles, identities, merge records."""
+    with store.reader() as session:
+
+        def count(model: Any, *conditions: Any) -> int:
+            query = select(func.count()).select_from(model).where(model.workspace_id == workspace_id, *conditions)
+            return session.execute(query).scalar_one()
+
+        return {
+            "events": count(Event),
+            "profiles": count(Profile, Profile.merged_into.is_(None)),
+            "profiles_merged_away": count(Profile, Profile.merged_into.is_not(None)),
+            "identities": count(Identity),
+            "merge_decisions": count(ProfileMerge),
+        }

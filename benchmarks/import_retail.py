@@ -47,13 +47,11 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
-from afinidad.store.models import Event, Identity, Profile
 from benchmarks.common import (
     MIB,
     RESULTS,
@@ -64,6 +62,7 @@ from benchmarks.common import (
     code_state,
     database_settings,
     fresh_database,
+    identity_counts,
     progress_bar,
     run_measured,
     verdict,
@@ -233,18 +232,7 @@ def import_progress() -> Progress:
 def stored_counts(database_url: str, workspace_id: str) -> dict[str, int]:
     store = Store.from_url(database_url)
     try:
-        with store.reader() as session:
-
-            def count(model: Any, *conditions: Any) -> int:
-                query = select(func.count()).select_from(model).where(model.workspace_id == workspace_id, *conditions)
-                return session.execute(query).scalar_one()
-
-            return {
-                "events": count(Event),
-                "profiles": count(Profile, Profile.merged_into.is_(None)),
-                "profiles_merged_away": count(Profile, Profile.merged_into.is_not(None)),
-                "identities": count(Identity),
-            }
+        return identity_counts(store, workspace_id)
     finally:
         store.dispose()
 

@@ -47,13 +47,13 @@ import httpx
 import orjson
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
-from afinidad.store.models import Event, Identity, Profile, ProfileMerge
+from afinidad.store.models import Event
 from benchmarks.common import (
     MIB,
     RESULTS,
@@ -69,6 +69,7 @@ from benchmarks.common import (
     database_settings,
     find_py_spy,
     fresh_database,
+    identity_counts,
     mean_server_ms,
     new_workspace,
     percentile,
@@ -536,22 +537,6 @@ def stored_rows(store: Store, workspace_id: str, message_prefix: str) -> list[di
             .order_by(Event.seq)
         )
         return [dict(row._mapping) for row in result]
-
-
-def identity_counts(store: Store, workspace_id: str) -> dict[str, int]:
-    with store.reader() as session:
-
-        def count(model: Any, *conditions: Any) -> int:
-            query = select(func.count()).select_from(model).where(model.workspace_id == workspace_id, *conditions)
-            return session.execute(query).scalar_one()
-
-        return {
-            "events": count(Event),
-            "profiles": count(Profile, Profile.merged_into.is_(None)),
-            "profiles_merged_away": count(Profile, Profile.merged_into.is_not(None)),
-            "identities": count(Identity),
-            "merge_decisions": count(ProfileMerge),
-        }
 
 
 # -- one database ----------------------------------------------------------------------------------------
