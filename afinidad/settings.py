@@ -6,6 +6,7 @@ generator), so `afinidad demo` works on a fresh machine with nothing configured.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///afinidad.db"),
         description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql://user@host/db (production).",
     )
-    sqlite_synchronous: str = Field(
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
         default="FULL",
         description="SQLite PRAGMA synchronous. FULL survives power loss; NORMAL survives a process kill.",
     )
@@ -32,7 +33,7 @@ class Settings(BaseSettings):
     max_future_seconds: int = Field(
         default=86400, description="Timestamps further ahead than this (after skew correction) are refused."
     )
-    writer_mode: str = Field(
+    writer_mode: Literal["process", "thread"] = Field(
         default="process",
         description="'process': the event writer runs in a child process (uses a second "
         "core); 'thread': in the server process.",
