@@ -8,27 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
-
-def _id_to_string(value: Any) -> Any:
-    # Segment's libraries stringify numeric ids; accept them as numbers too, never as bool/objects.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Identifier = Annotated[
-    str,
-    BeforeValidator(_id_to_string),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-]
+# Ids are strings; numbers are accepted and turned into strings (the models set `coerce_numbers_to_str`, as
+# Segment's libraries stringify numeric ids), never booleans or objects. No Python validator here: this is
+# checked for every id of every message, in pydantic's compiled core.
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
 class ExternalId(BaseModel):
     """An identifier from another system (`context.externalIds`): an app device, a loyalty card, an ESP id."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
     id: Identifier
     type: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     collection: str | None = None
@@ -48,7 +39,7 @@ class Context(BaseModel):
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
 
     messageId: Identifier | None = None
     userId: Identifier | None = None
@@ -68,7 +59,7 @@ class _Message(BaseModel):
 
 class TrackMessage(_Message):
     type: Literal["track"] = "track"
-    event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    event: Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
