@@ -192,6 +192,12 @@ class EventWriter:
                 self._process.kill()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._mode == "process":  # release the queues' pipes and semaphores now, not at interpreter exit
+            for channel in (self._requests, self._replies):
+                if channel is not None:
+                    channel.close()
+                    channel.join_thread()
+            self._requests = self._replies = None
 
     @property
     def alive(self) -> bool:
