@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import math
 import os
+import platform
 import re
 import shutil
 import signal
@@ -640,3 +641,14 @@ def identity_counts(store: Store, workspace_id: str) -> dict[str, int]:
             "identities": count(Identity),
             "merge_decisions": count(ProfileMerge),
         }
+
+
+def machine_facts(load_before: float) -> dict[str, Any]:
+    """The machine a run was measured on, and how busy it was before and after (others share the cores)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_1m_before": round(load_before, 2),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+    }
