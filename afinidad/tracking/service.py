@@ -3,7 +3,7 @@ acknowledged event and the profile it updated are committed together or not at a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ _CHUNK = 500
 class StoreResult:
     accepted: int
     duplicates: int
+    accepted_by_type: dict[str, int] = field(default_factory=dict)  # message type -> stored, for metrics
 
 
 def _existing_message_ids(session: Session, workspace_id: str, message_ids: list[str]) -> set[str]:

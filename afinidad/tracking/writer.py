@@ -27,7 +27,7 @@ import os
 import queue
 import signal
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -61,7 +61,8 @@ def store_group(store: Store, settings: Settings, group: list[Submission]) -> di
                 mine = flags[offset : offset + len(submission_rows)]
                 offset += len(submission_rows)
                 accepted = sum(mine)
-                results[submission_id] = StoreResult(accepted, len(mine) - accepted)
+                by_type = Counter(row["type"] for row, stored in zip(submission_rows, mine, strict=True) if stored)
+                results[submission_id] = StoreResult(accepted, len(mine) - accepted, dict(by_type))
     return results
 
 

@@ -25,15 +25,20 @@ def test_health_and_readiness(server: Server) -> None:
 def test_metrics_count_accepted_and_rejected_events_and_latency(server: Server, workspace: CreatedWorkspace) -> None:
     with server.client() as client:
         before = client.get("/metrics").text
-        client.post("/v1/track", json={"userId": "m", "event": "E"}, auth=(workspace.write_key, ""))
+        once = {"userId": "m", "event": "E", "messageId": f"metrics-{workspace.id}"}
+        client.post("/v1/track", json=once, auth=(workspace.write_key, ""))
+        fresh = {"type": "track", "userId": "m", "event": "E", "messageId": f"metrics-2-{workspace.id}"}
+        mixed = {"batch": [{"type": "track", **once}, fresh]}  # one duplicate, one new: only the new one counts
+        client.post("/v1/batch", json=mixed, auth=(workspace.write_key, ""))
         client.post("/v1/track", json={"userId": "m"}, auth=(workspace.write_key, ""))
         client.post("/v1/track", json={"userId": "m", "event": "E"}, auth=("afw_wrong", ""))
         after = client.get("/metrics").text
-    assert (
-        _metric(after, "afinidad_events_accepted_total", 'type="track"')
-        - _metric(before, "afinidad_events_accepted_total", 'type="track"')
-        >= 1
+    stored = _metric(after, "afinidad_events_accepted_total", 'type="track"') - _metric(
+        before, "afinidad_events_accepted_total", 'type="track"'
     )
+    assert stored == 2  # the duplicate in the batch is not counted as stored...
+    duplicates = _metric(after, "afinidad_events_duplicate_total") - _metric(before, "afinidad_events_duplicate_total")
+    assert duplicates == 1  # ...but as a duplicate
     assert (
         _metric(after, "afinidad_events_rejected_total", 'reason="invalid"')
         - _metric(before, "afinidad_events_rejected_total", 'reason="invalid"')

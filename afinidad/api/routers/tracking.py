@@ -89,9 +89,8 @@ async def _ingest(request: Request, p: Platform, message_type: str | None) -> Ac
         p.metrics.events_rejected.labels("too_large").inc()
         raise
     result = await p.writer.write(caller.workspace_id, rows)
-    if result.accepted:
-        for kind in {row["type"] for row in rows}:
-            p.metrics.events_accepted.labels(kind).inc(sum(1 for row in rows if row["type"] == kind))
+    for kind, stored in result.accepted_by_type.items():
+        p.metrics.events_accepted.labels(kind).inc(stored)
     if result.duplicates:
         p.metrics.events_duplicate.inc(result.duplicates)
     return Accepted(accepted=result.accepted, duplicates=result.duplicates)
