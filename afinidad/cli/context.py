@@ -21,6 +21,8 @@ def settings() -> Settings:
 @lru_cache(maxsize=1)
 def store() -> Store:
     current = settings()
-    opened = Store.from_url(current.database_url.get_secret_value(), sqlite_synchronous=current.sqlite_synchronous)
+    opened = Store.from_url(
+        current.database_url.get_secret_value(), sqlite_synchronous=current.sqlite_synchronous, sqlite_immediate=True
+    )
     upgrade(opened.engine)
     return opened

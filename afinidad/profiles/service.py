@@ -224,6 +224,16 @@ def _flush(session: Session, graph: IdentityGraph) -> None:
         )
 
 
+def lock_workspace(session: Session, workspace_id: str) -> None:
+    """Serialise identity work per workspace until the transaction ends. Resolution reads the identity graph
+    and then writes it; two processes doing that at once (several API servers on one PostgreSQL, or a server
+    and an import) could each link an identifier to a different profile. SQLite needs nothing here: its
+    writers take the database's write lock when they begin (see `make_engine(sqlite_immediate=True)`)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (workspace_id,))
+
+
 def attribute(
     session: Session,
     workspace_id: str,
@@ -458,6 +468,7 @@ def rebuild(
 ) -> int:
     """Drop the workspace's profiles, identities and merges and derive them again from its events, in the
     order they were received. Returns the number of events replayed."""
+    lock_workspace(session, workspace_id)
     for table in (Profile, Identity, ProfileMerge):
         session.execute(delete(table).where(table.workspace_id == workspace_id))
     total = session.execute(

@@ -25,10 +25,19 @@ def _json_dumps(value: object) -> str:
 
 
 def make_engine(
-    url: str, *, sqlite_synchronous: str = "FULL", sqlite_autocheckpoint: bool = True, pool_size: int = 10
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    sqlite_autocheckpoint: bool = True,
+    sqlite_immediate: bool = False,
+    pool_size: int = 10,
 ) -> Engine:
     """`sqlite_autocheckpoint=False`: commits never checkpoint the WAL themselves; the caller runs
-    `BackgroundCheckpoints` instead (the event writer does, to keep checkpoints off its commit path)."""
+    `BackgroundCheckpoints` instead (the event writer does, to keep checkpoints off its commit path).
+
+    `sqlite_immediate=True`: transactions take the write lock when they begin (`BEGIN IMMEDIATE`). Writers
+    read the identity graph and then write it; begun lazily, two writing processes (a server and an
+    import) could both read before either wrote. For engines that write: the writer process, the CLI."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(
@@ -49,6 +58,14 @@ def make_engine(
             if not sqlite_autocheckpoint:
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
+            if sqlite_immediate:
+                dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+
+        if sqlite_immediate:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from afinidad.profiles.service import attribute, identifiers_of_row
+from afinidad.profiles.service import attribute, identifiers_of_row, lock_workspace
 from afinidad.settings import Settings
 from afinidad.store.bulk import encode_json, write_many
 from afinidad.store.models import Event
@@ -92,6 +92,7 @@ def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]]
     """Append `rows`; returns, per row, whether it was new (False: its messageId was already stored, or
     appeared earlier in `rows`). Resending a message is therefore harmless, as Segment promises."""
     prepare_rows(rows, settings)
+    lock_workspace(session, workspace_id)
     existing = _existing_message_ids(session, workspace_id, [row["message_id"] for row in rows])
     fresh: list[dict[str, Any]] = []
     flags: list[bool] = []

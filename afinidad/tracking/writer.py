@@ -113,6 +113,7 @@ def _writer_process(settings_values: dict[str, Any], requests: Any, replies: Any
         settings.database_url.get_secret_value(),
         sqlite_synchronous=settings.sqlite_synchronous,
         sqlite_autocheckpoint=False,
+        sqlite_immediate=True,
     )
     checkpoints = BackgroundCheckpoints(store.engine).start() if is_sqlite(store.engine) else None
     replies.put(("ready", os.getpid()))
