@@ -7,6 +7,7 @@ on both; the code converts at the edges."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
@@ -16,7 +17,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -134,4 +137,60 @@ class ProfileMerge(Base):
     identifier_kind: Mapped[str] = mapped_column(String(64))
     identifier_value: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime]
+
+
+class Product(Base):
+    """The catalog as it is now. Prices are exact decimals; a variant points at its parent product."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_parent", "workspace_id", "parent_id"),
+        Index("ix_products_category", "workspace_id", "category"),
+    )
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    brand: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(1000), default="")  # "Home > Decor"
+    category_path: Mapped[list] = mapped_column(Json, default=list)
+    price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    sale_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    attributes: Mapped[dict] = mapped_column(default=dict)
+    image_urls: Mapped[list] = mapped_column(Json, default=list)
+    language: Mapped[str | None] = mapped_column(String(35))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProductStock(Base):
+    __tablename__ = "product_stock"
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    location: Mapped[str] = mapped_column(String(100), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class CatalogChange(Base):
+    """Every change of price, sale price, cost or stock: pricing and inventory-aware decisions read it."""
+
+    __tablename__ = "catalog_changes"
+    __table_args__ = (Index("ix_catalog_changes_product", "workspace_id", "product_id", "at"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    product_id: Mapped[str] = mapped_column(String(255))
+    field: Mapped[str] = mapped_column(String(20))  # price | sale_price | cost | stock
+    location: Mapped[str | None] = mapped_column(String(100))
+    old_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    new_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    source: Mapped[str] = mapped_column(String(20))  # api | import | event
     at: Mapped[datetime]

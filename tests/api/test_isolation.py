@@ -32,6 +32,9 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         ):  # fmt: skip
             sent = client.post(f"/v1/{message['type']}", json=message, auth=(workspace.write_key, ""))
             assert sent.status_code == 200
+        product = {"title": f"Product {marker}", "price": "10", "currency": "EUR", "stock": {"online": 1}}
+        created = client.put(f"/v1/catalog/products/{marker}", json=product, headers=_bearer(workspace.secret_key))
+        assert created.status_code == 200
         # The other workspace has a person with the same user id: it must stay theirs.
         same_id = {"type": "track", "userId": marker, "event": "Other Shop Visit"}
         assert client.post("/v1/track", json=same_id, auth=(other.write_key, "")).status_code == 200
@@ -45,7 +48,10 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         owner_profile = client.get(f"/v1/profiles/{marker}", headers=_bearer(workspace.secret_key)).json()["id"]
 
         for path in paths:
-            for identifier in (marker, email, f"anon-{marker}", owner_profile, f"email:{email}"):
+            identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
+            if path.startswith("/v1/catalog/"):
+                identifiers = (marker,)  # the product's id
+            for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)
                 owner = client.get(url, headers=_bearer(workspace.secret_key))
                 stranger = client.get(url, headers=_bearer(other.secret_key))

@@ -1,0 +1,196 @@
+"""The catalog in the store: upserts (one or many, all or nothing), stock levels, deletes, and the history
+of every price and stock change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from afinidad.catalog.products import ProductIn, StockUpdate, category_text
+from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from afinidad.store.models import CatalogChange, Product, ProductStock
+
+_TRACKED = ("price", "sale_price", "cost")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _existing(session: Session, workspace_id: str, ids: list[str]) -> dict[str, Product]:
+    found: dict[str, Product] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(select(Product).where(Product.workspace_id == workspace_id, Product.id.in_(chunk)))
+        found.update((row.id, row) for row in rows.scalars())
+    return found
+
+
+def upsert_products(
+    session: Session,
+    workspace_id: str,
+    items: list[tuple[str, ProductIn]],
+    *,
+    source: str = "api",
+    field: str = "products",
+) -> int:
+    """Create or replace products. Refuses the lot (naming each bad index) when a variant's parent is neither
+    stored nor in the same request; records every change of price, sale price, cost and stock."""
+    ids = [product_id for product_id, _ in items]
+    parents = sorted({p.parent_id for _, p in items if p.parent_id})
+    existing = _existing(session, workspace_id, sorted(set(ids) | set(parents)))
+    incoming = set(ids)
+    problems = [
+        FieldProblem(f"{field}[{index}].parent_id", "unknown parent product" if product.parent_id != product_id
+                     else "a product cannot be its own parent", index)
+        for index, (product_id, product) in enumerate(items)
+        if product.parent_id and (product.parent_id == product_id
+                                  or (product.parent_id not in incoming and product.parent_id not in existing))
+    ]  # fmt: skip
+    if problems:
+        raise InvalidInput("Some products name a parent that does not exist; nothing was stored.", problems)
+    now = _now()
+    for product_id, product in items:
+        row = existing.get(product_id)
+        if row is None:
+            row = Product(workspace_id=workspace_id, id=product_id, created_at=now)
+            session.add(row)
+            existing[product_id] = row
+        for name in _TRACKED:
+            old, new = getattr(row, name, None), getattr(product, name)
+            if old != new:
+                session.add(CatalogChange(workspace_id=workspace_id, product_id=product_id, field=name,
+                                          old_value=old, new_value=new, source=source, at=now))  # fmt: skip
+        row.parent_id = product.parent_id
+        row.title = product.title
+        row.description = product.description
+        row.brand = product.brand
+        row.category_path = list(product.category)
+        row.category = category_text(product.category)
+        row.price, row.sale_price, row.cost = product.price, product.sale_price, product.cost
+        row.currency = product.currency
+        row.attributes = product.attributes
+        row.image_urls = list(product.image_urls)
+        row.language = product.language
+        row.active = product.active
+        row.updated_at = now
+        session.flush()
+        _set_stock(session, workspace_id, product_id, product.stock, source, now)
+    return len(items)
+
+
+def _set_stock(
+    session: Session, workspace_id: str, product_id: str, levels: dict[str, int], source: str, now: datetime
+) -> None:
+    current = {
+        row.location: row
+        for row in session.execute(
+            select(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id == product_id)
+        ).scalars()
+    }
+    for location, quantity in levels.items():
+        row = current.get(location)
+        old = row.quantity if row else None
+        if old == quantity:
+            continue
+        if row is None:
+            session.add(ProductStock(workspace_id=workspace_id, product_id=product_id, location=location,
+                                     quantity=quantity, updated_at=now))  # fmt: skip
+        else:
+            row.quantity, row.updated_at = quantity, now
+        session.add(CatalogChange(workspace_id=workspace_id, product_id=product_id, field="stock", location=location,
+                                  old_value=old, new_value=quantity, source=source, at=now))  # fmt: skip
+
+
+def set_stock(session: Session, workspace_id: str, updates: list[StockUpdate], *, source: str = "api") -> int:
+    """Set stock levels; any unknown product refuses the whole request, naming each."""
+    existing = _existing(session, workspace_id, sorted({u.product_id for u in updates}))
+    problems = [
+        FieldProblem(f"updates[{index}].product_id", "unknown product", index)
+        for index, update in enumerate(updates)
+        if update.product_id not in existing
+    ]
+    if problems:
+        raise InvalidInput("Some stock updates name unknown products; nothing was changed.", problems)
+    now = _now()
+    for update in updates:
+        _set_stock(session, workspace_id, update.product_id, {update.location: update.quantity}, source, now)
+    return len(updates)
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def get_product(session: Session, workspace_id: str, product_id: str) -> dict[str, Any]:
+    row = session.execute(
+        select(Product).where(Product.workspace_id == workspace_id, Product.id == product_id)
+    ).scalar()
+    if row is None:
+        raise NotFound("No product has this id in this workspace.")
+    stock = {
+        s.location: s.quantity
+        for s in session.execute(
+            select(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id == product_id)
+        ).scalars()
+    }
+    variants = list(
+        session.execute(
+            select(Product.id)
+            .where(Product.workspace_id == workspace_id, Product.parent_id == product_id)
+            .order_by(Product.id)
+        ).scalars()
+    )
+    return {
+        "id": row.id,
+        "parent_id": row.parent_id,
+        "title": row.title,
+        "description": row.description,
+        "brand": row.brand,
+        "category": row.category_path,
+        "price": _money(row.price),
+        "currency": row.currency,
+        "sale_price": _money(row.sale_price),
+        "cost": _money(row.cost),
+        "stock": stock,
+        "in_stock": sum(stock.values()) > 0,
+        "attributes": row.attributes,
+        "image_urls": row.image_urls,
+        "language": row.language,
+        "active": row.active,
+        "variants": variants,
+        "updated_at": row.updated_at.isoformat(timespec="milliseconds") + "Z",
+    }
+
+
+def delete_product(session: Session, workspace_id: str, product_id: str) -> None:
+    """Delete a product and its stock (its history stays). A product with variants is refused: delete them first."""
+    get_product(session, workspace_id, product_id)
+    has_variants = session.execute(
+        select(Product.id).where(Product.workspace_id == workspace_id, Product.parent_id == product_id).limit(1)
+    ).first()
+    if has_variants:
+        raise Conflict("This product has variants; delete them first.")
+    session.execute(
+        delete(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id == product_id)
+    )
+    session.execute(delete(Product).where(Product.workspace_id == workspace_id, Product.id == product_id))
+
+
+def history(session: Session, workspace_id: str, product_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    get_product(session, workspace_id, product_id)
+    rows = session.execute(
+        select(CatalogChange)
+        .where(CatalogChange.workspace_id == workspace_id, CatalogChange.product_id == product_id)
+        .order_by(CatalogChange.id.desc())
+        .limit(limit)
+    ).scalars()
+    return [
+        {"field": r.field, "location": r.location, "old": _money(r.old_value), "new": _money(r.new_value),
+         "source": r.source, "at": r.at.isoformat(timespec="milliseconds") + "Z"}
+        for r in rows
+    ]  # fmt: skip
