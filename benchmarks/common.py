@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import math
 import os
 import platform
@@ -25,6 +26,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -652,3 +654,19 @@ def machine_facts(load_before: float) -> dict[str, Any]:
         "load_average_1m_before": round(load_before, 2),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
+
+
+def write_figures(
+    console: Any, path: Path, *, benchmark: str, run_id: str, load_before: float, **sections: Any
+) -> None:
+    """Write a run's figures as JSON (what docs/benchmarks.md quotes), with the machine they came from."""
+    document = {
+        "benchmark": benchmark,
+        "run_id": run_id,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_facts(load_before),
+        **sections,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"Figures written to {path}")

@@ -30,7 +30,6 @@ import argparse
 import csv
 import gzip
 import itertools
-import json
 import os
 import platform
 import re
@@ -39,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +61,10 @@ from benchmarks.common import (
     database_settings,
     fresh_database,
     identity_counts,
-    machine_facts,
     progress_bar,
     run_measured,
     verdict,
+    write_figures,
 )
 
 DATA_FILE = (Path(__file__).resolve().parents[1] / "../shared/data/uci-online-retail/online_retail.csv.gz").resolve()
@@ -564,18 +562,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         console.print(database_table(database.label, results[kind]))
     console.print(summary_table(results))
-    document = {
-        "benchmark": "import_retail",
-        "run_id": run_id,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_facts(load_before),
-        "file": {"path": os.path.relpath(DATA_FILE, ROOT), "mapping": MAPPING, **asdict(facts)},
-        "aims": {"import_seconds": AIM_SECONDS, "peak_memory_mib": AIM_PEAK_BYTES / MIB},
-        "databases": results,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(document, indent=2) + "\n")
-    console.print(f"Figures written to {arguments.output}")
+    write_figures(
+        console,
+        arguments.output,
+        benchmark="import_retail",
+        run_id=run_id,
+        load_before=load_before,
+        file={"path": os.path.relpath(DATA_FILE, ROOT), "mapping": MAPPING, **asdict(facts)},
+        aims={"import_seconds": AIM_SECONDS, "peak_memory_mib": AIM_PEAK_BYTES / MIB},
+        databases=results,
+    )
     return 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import platform
 import queue
@@ -70,7 +69,6 @@ from benchmarks.common import (
     find_py_spy,
     fresh_database,
     identity_counts,
-    machine_facts,
     mean_server_ms,
     new_workspace,
     percentile,
@@ -78,6 +76,7 @@ from benchmarks.common import (
     server_timings,
     summarise_profile,
     verdict,
+    write_figures,
 )
 
 AIM_EVENTS_PER_SECOND = 5_000
@@ -951,18 +950,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for phase, path in results[kind]["profiles"].items():
             print_profile(console, database.label, phase, Path(path))
     console.print(summary_table(results))
-    document = {
-        "benchmark": "ingest",
-        "run_id": run_id,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_facts(load_before),
-        "plan": asdict(plan),
-        "aims": {"batched_events_per_second": AIM_EVENTS_PER_SECOND, "track_p99_ms": AIM_TRACK_P99_MS},
-        "databases": results,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(document, indent=2) + "\n")
-    console.print(f"Figures written to {arguments.output}")
+    write_figures(
+        console,
+        arguments.output,
+        benchmark="ingest",
+        run_id=run_id,
+        load_before=load_before,
+        plan=asdict(plan),
+        aims={"batched_events_per_second": AIM_EVENTS_PER_SECOND, "track_p99_ms": AIM_TRACK_P99_MS},
+        databases=results,
+    )
     return 0
 
 
