@@ -60,12 +60,7 @@ class ObserveRequests:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(elapsed)
-            if status >= 400 or elapsed > 1.0:
-                log.info(
-                    "request",
-                    extra={"method": scope["method"], "route": route, "status": status, "ms": round(elapsed * 1000, 2)},
-                )
+            self.metrics.observe_request(scope["method"], route, status, elapsed)
 
 
 def create_server_app(settings: Settings | None = None) -> ASGIApp:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+log = logging.getLogger("afinidad.api")
 
 
 class Metrics:
@@ -31,3 +35,11 @@ class Metrics:
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000),
             registry=self.registry,
         )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Latency per route, and a log line for failures and slow calls (every path into the API uses this)."""
+        self.request_seconds.labels(method, route, str(status)).observe(seconds)
+        if status >= 400 or seconds > 1.0:
+            log.info(
+                "request", extra={"method": method, "route": route, "status": status, "ms": round(seconds * 1000, 2)}
+            )

@@ -176,9 +176,7 @@ class TrackingFastPath:
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
         route = scope["path"]
-        p.metrics.request_seconds.labels("POST", route, str(status)).observe(time.perf_counter() - started)
-        if status >= 400:
-            log.info("request", extra={"method": "POST", "route": route, "status": status})
+        p.metrics.observe_request("POST", route, status, time.perf_counter() - started)
 
 
 _FAST_PATHS = {f"/v1/{kind}": kind for kind in ("identify", "track", "page", "screen", "group", "alias")} | {
