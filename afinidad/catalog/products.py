@@ -75,3 +75,8 @@ class StockUpdate(BaseModel):
 
 def category_text(path: list[str]) -> str:
     return CATEGORY_SEPARATOR.join(path)
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """A stored amount as the API shows it: exact, without trailing zeros ("19.9", "20")."""
+    return None if value is None else format(value.normalize(), "f")

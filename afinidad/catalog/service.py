@@ -4,13 +4,13 @@ of every price and stock change."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from afinidad.catalog.products import ProductIn, StockUpdate, category_text
+from afinidad.catalog.products import ProductIn, StockUpdate, category_text, money_text
+from afinidad.catalog.search_index import index_products, unindex_products
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.store.models import CatalogChange, Product, ProductStock
 
@@ -78,28 +78,46 @@ def upsert_products(
         row.language = product.language
         row.active = product.active
         row.updated_at = now
-        session.flush()
-        _set_stock(session, workspace_id, product_id, product.stock, source, now)
+    stock = _stock_rows(session, workspace_id, [pid for pid, product in items if product.stock])
+    for product_id, product in items:
+        _set_stock(session, workspace_id, product_id, product.stock, source, now, stock)
+    session.flush()
+    index_products(session, workspace_id, [existing[product_id] for product_id in dict.fromkeys(ids)])
     return len(items)
 
 
-def _set_stock(
-    session: Session, workspace_id: str, product_id: str, levels: dict[str, int], source: str, now: datetime
-) -> None:
-    current = {
-        row.location: row
-        for row in session.execute(
-            select(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id == product_id)
+def _stock_rows(session: Session, workspace_id: str, product_ids: list[str]) -> dict[tuple[str, str], ProductStock]:
+    """The stored stock rows of these products, by (product, location): one query per 500 products."""
+    found: dict[tuple[str, str], ProductStock] = {}
+    unique = sorted(set(product_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = session.execute(
+            select(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id.in_(chunk))
         ).scalars()
-    }
+        found.update(((row.product_id, row.location), row) for row in rows)
+    return found
+
+
+def _set_stock(
+    session: Session,
+    workspace_id: str,
+    product_id: str,
+    levels: dict[str, int],
+    source: str,
+    now: datetime,
+    current: dict[tuple[str, str], ProductStock],
+) -> None:
     for location, quantity in levels.items():
-        row = current.get(location)
+        row = current.get((product_id, location))
         old = row.quantity if row else None
         if old == quantity:
             continue
         if row is None:
-            session.add(ProductStock(workspace_id=workspace_id, product_id=product_id, location=location,
-                                     quantity=quantity, updated_at=now))  # fmt: skip
+            row = ProductStock(workspace_id=workspace_id, product_id=product_id, location=location,
+                               quantity=quantity, updated_at=now)  # fmt: skip
+            session.add(row)
+            current[(product_id, location)] = row
         else:
             row.quantity, row.updated_at = quantity, now
         session.add(CatalogChange(workspace_id=workspace_id, product_id=product_id, field="stock", location=location,
@@ -117,13 +135,10 @@ def set_stock(session: Session, workspace_id: str, updates: list[StockUpdate], *
     if problems:
         raise InvalidInput("Some stock updates name unknown products; nothing was changed.", problems)
     now = _now()
+    current = _stock_rows(session, workspace_id, [u.product_id for u in updates])
     for update in updates:
-        _set_stock(session, workspace_id, update.product_id, {update.location: update.quantity}, source, now)
+        _set_stock(session, workspace_id, update.product_id, {update.location: update.quantity}, source, now, current)
     return len(updates)
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
 
 
 def get_product(session: Session, workspace_id: str, product_id: str) -> dict[str, Any]:
@@ -152,12 +167,13 @@ def get_product(session: Session, workspace_id: str, product_id: str) -> dict[st
         "description": row.description,
         "brand": row.brand,
         "category": row.category_path,
-        "price": _money(row.price),
+        "price": money_text(row.price),
         "currency": row.currency,
-        "sale_price": _money(row.sale_price),
-        "cost": _money(row.cost),
+        "sale_price": money_text(row.sale_price),
+        "cost": money_text(row.cost),
         "stock": stock,
-        "in_stock": sum(stock.values()) > 0,
+        "in_stock": not stock or sum(stock.values()) > 0,  # untracked stock: always available
+        "stock_tracked": bool(stock),
         "attributes": row.attributes,
         "image_urls": row.image_urls,
         "language": row.language,
@@ -179,6 +195,7 @@ def delete_product(session: Session, workspace_id: str, product_id: str) -> None
         delete(ProductStock).where(ProductStock.workspace_id == workspace_id, ProductStock.product_id == product_id)
     )
     session.execute(delete(Product).where(Product.workspace_id == workspace_id, Product.id == product_id))
+    unindex_products(session, workspace_id, [product_id])
 
 
 def history(session: Session, workspace_id: str, product_id: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -190,7 +207,7 @@ def history(session: Session, workspace_id: str, product_id: str, limit: int = 2
         .limit(limit)
     ).scalars()
     return [
-        {"field": r.field, "location": r.location, "old": _money(r.old_value), "new": _money(r.new_value),
+        {"field": r.field, "location": r.location, "old": money_text(r.old_value), "new": money_text(r.new_value),
          "source": r.source, "at": r.at.isoformat(timespec="milliseconds") + "Z"}
         for r in rows
     ]  # fmt: skip

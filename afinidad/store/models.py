@@ -22,13 +22,28 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias); PostgreSQL wants a BIGINT identity.
 SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
+# A weighted tsvector on PostgreSQL; on SQLite the terms live in the FTS5 table `product_search_fts` instead.
+SearchDocument = Text().with_variant(TSVECTOR(), "postgresql")
+# Tables the migrations create outside the models (SQLite FTS5 and its shadow tables): schema checks skip them.
+UNMODELLED_TABLES = ("product_search_fts",)
+
+
+def include_in_schema_checks(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's `include_object`: leave the FTS5 table, its shadow tables and the PostgreSQL-only GIN index
+    out of schema comparisons."""
+    if type_ == "index" and name in _POSTGRES_ONLY_INDEXES:
+        return False
+    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_TABLES))
+
+
+_POSTGRES_ONLY_INDEXES = frozenset({"ix_product_search_document"})
 
 
 class Base(DeclarativeBase):
@@ -194,3 +209,22 @@ class CatalogChange(Base):
     new_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     source: Mapped[str] = mapped_column(String(20))  # api | import | event
     at: Mapped[datetime]
+
+
+class ProductSearch(Base):
+    """The search index of the catalog, one row per product, kept in step by the catalog service. Its terms
+    are analysed in Python (`afinidad.catalog.analysis`) so both stores index exactly the same words: on
+    PostgreSQL in `document` (GIN-indexed tsvector), on SQLite in the FTS5 table whose rowid is `id`."""
+
+    __tablename__ = "product_search"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "product_id", name="uq_product_search_product"),
+        Index("ix_product_search_language", "workspace_id", "language"),
+        Index("ix_product_search_document", "document", postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    product_id: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(35))
+    document: Mapped[str | None] = mapped_column(SearchDocument)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -10,6 +12,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
 from afinidad.catalog import service
 from afinidad.catalog.products import ProductIn, StockUpdate
+from afinidad.catalog.search import SORTS, SearchQuery, search_catalog
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.workspaces.service import Caller
 
@@ -102,3 +105,29 @@ def product_history(
     session=Depends(read_session),  # type: ignore[no-untyped-def]
 ) -> dict[str, Any]:
     return {"product_id": product_id, "data": service.history(session, caller.workspace_id, product_id, limit)}
+
+
+@router.get("/search", summary="Full-text search with filters and facets (English, Spanish and more)")
+def search(
+    q: str = Query("", max_length=500, description="Words to find; empty browses the catalog."),
+    category: str | None = Query(None, max_length=1000, description='"Home > Decor": it and everything under it.'),
+    brand: list[str] = Query([], description="Any of these brands; repeat the parameter for more."),
+    min_price: Decimal | None = Query(None, ge=0, description="On the price paid (the sale price if any)."),
+    max_price: Decimal | None = Query(None, ge=0),
+    in_stock: bool | None = Query(None, description="Products whose stock is not tracked count as in stock."),
+    lang: str | None = Query(None, max_length=35, description="The query's language; default: the catalog's."),
+    prefix: bool = Query(False, description="The last word also matches longer words (search as you type)."),
+    sort: str = Query("relevance", description=f"One of {', '.join(SORTS)}."),
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0, le=10_000),
+    facets: bool = Query(True),
+    caller: Caller = Depends(secret_caller),
+    session=Depends(read_session),  # type: ignore[no-untyped-def]
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    query = SearchQuery(q=q, category=category, brands=tuple(brand), min_price=min_price, max_price=max_price,
+                        in_stock=in_stock, language=lang, prefix=prefix, sort=sort, limit=limit, offset=offset,
+                        facets=facets)  # fmt: skip
+    result = search_catalog(session, caller.workspace_id, query)
+    result["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
