@@ -228,3 +228,49 @@ class ProductSearch(Base):
     product_id: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(35))
     document: Mapped[str | None] = mapped_column(SearchDocument)
+
+
+class ConsentChange(Base):
+    """Every consent given or withdrawn, per profile and purpose. The state now is the latest change over the
+    profile and the profiles merged into it, so merges need no rewrite."""
+
+    __tablename__ = "consent_changes"
+    __table_args__ = (Index("ix_consent_changes_profile", "workspace_id", "profile_id", "purpose", "at"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    profile_id: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(40))  # api | identify | a caller's own label
+    text_version: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(255))  # the identify call it came from
+    at: Mapped[datetime]  # when the person chose
+    recorded_at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """A salted hash of an identifier of an erased person: events carrying it are dropped, so the person is
+    not re-created. Only the digest is kept; it cannot be turned back into the identifier."""
+
+    __tablename__ = "suppressions"
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to whose data, and when: privacy exports and erasures. The subject is a digest, never an
+    identifier, so the log itself holds no personal data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace", "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))  # "secret key afs_AbC1" or "cli"
+    action: Mapped[str] = mapped_column(String(40))  # privacy.export | privacy.erase | privacy.retention
+    subject: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(default=dict)

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from afinidad.consent.purposes import parse_consent
+from afinidad.consent.service import record_consent
 from afinidad.profiles.service import attribute, identifiers_of_row, lock_workspace
 from afinidad.settings import Settings
 from afinidad.store.bulk import encode_json, write_many
@@ -70,6 +72,9 @@ def prepare_rows(rows: list[dict[str, Any]], settings: Settings) -> list[dict[st
         row["identifiers"] = identifiers_of_row(row, settings.default_phone_region)
         if row.get("type") == "identify":
             row["profile_traits"] = row.get("traits") or {}
+            signals, _ = parse_consent(row["profile_traits"], row.get("context") or {})
+            if signals:
+                row["consent"] = signals
         for column in _JSON_COLUMNS:
             row[column] = encode_json(row.get(column) or {})
     return rows
@@ -111,4 +116,8 @@ def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]]
             max_profiles_per_identifier=settings.identity_max_profiles_per_identifier,
         )
         _append(session, fresh)
+        for row in fresh:
+            if row.get("consent"):
+                record_consent(session, workspace_id, row["profile_id"], row["consent"], source="identify",
+                               at=row["timestamp"], message_id=row["message_id"])  # fmt: skip
     return flags

@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from afinidad.consent.purposes import parse_consent
 from afinidad.errors import FieldProblem, InvalidInput, PayloadTooLarge
 from afinidad.tracking.ecommerce import canonical_event_name, check_properties
-from afinidad.tracking.messages import MESSAGE_TYPES, Message, TrackMessage
+from afinidad.tracking.messages import MESSAGE_TYPES, IdentifyMessage, Message, TrackMessage
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,12 @@ def validate_message(
         message = model.model_validate(raw)
     except ValidationError as error:
         return None, _problems_from(error, prefix, index)
+    if isinstance(message, IdentifyMessage):
+        _, found = parse_consent(message.traits, raw.get("context") if isinstance(raw.get("context"), dict) else None)
+        if found:
+            return None, [
+                FieldProblem(_path(prefix, tuple(field.split("."))), reason, index) for field, reason in found
+            ]
     if isinstance(message, TrackMessage):
         message.event = canonical_event_name(message.event)
         problems = [

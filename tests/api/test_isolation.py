@@ -56,7 +56,7 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                 owner = client.get(url, headers=_bearer(workspace.secret_key))
                 stranger = client.get(url, headers=_bearer(other.secret_key))
                 assert owner.status_code == 200, url
-                assert any(m in owner.text for m in (email, marker, workspace.id)), url  # the owner sees it...
+                assert any(m in owner.text for m in (email, marker, workspace.id, owner_profile)), url  # the owner sees it...
                 # ...the other workspace either does not find it or sees only its own data.
                 assert stranger.status_code in (200, 404), url
                 assert email not in stranger.text, url

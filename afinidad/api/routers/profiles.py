@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
+from afinidad.consent import service as consent
+from afinidad.consent.purposes import PURPOSES
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.profiles import service as profiles
+from afinidad.profiles.personalization import personalization_context
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -75,3 +79,42 @@ def get_merges(
     p: Platform = Depends(platform),
 ) -> dict[str, Any]:
     return {"data": profiles.merges_of(session, caller.workspace_id, identifier, p.settings.default_phone_region)}
+
+
+class ConsentIn(BaseModel):
+    """Choices per purpose, e.g. `{"purposes": {"email": true, "sms": false}, "text_version": "terms-2026-10"}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purposes: dict[str, bool] = Field(description=f"Purpose -> granted; purposes: {', '.join(PURPOSES)}.")
+    source: str = Field("api", min_length=1, max_length=40, description="Where the choice was made.")
+    text_version: str | None = Field(None, max_length=100, description="The version of the text agreed to.")
+    at: AwareDatetime | None = Field(None, description="When the person chose; default: now.")
+
+
+@router.put("/{identifier}/consent", summary="Record consent choices per purpose (kept as history)")
+def put_consent(
+    identifier: str, body: ConsentIn, caller: Caller = Depends(secret_caller), p: Platform = Depends(platform)
+) -> dict[str, Any]:
+    at = body.at.astimezone(UTC).replace(tzinfo=None) if body.at else None
+    with p.store.session() as session:
+        state = consent.set_consent(session, caller.workspace_id, identifier, body.purposes, source=body.source,
+                                    text_version=body.text_version, at=at)  # fmt: skip
+        return {"profile_id": state.profile_id, "purposes": state.purposes}
+
+
+@router.get("/{identifier}/consent", summary="Consent now per purpose, and its history")
+def get_consent(
+    identifier: str, caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    state = consent.consent_state(session, caller.workspace_id, identifier)
+    history = consent.consent_history(session, caller.workspace_id, identifier)
+    return {"profile_id": state.profile_id, "purposes": state.purposes, "history": history}
+
+
+@router.get("/{identifier}/personalization", summary="What personalisation may use about this person now")
+def get_personalization(
+    identifier: str, caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    """Empty, with the reason, when the person has not consented to `personalization`."""
+    return personalization_context(session, caller.workspace_id, identifier)
