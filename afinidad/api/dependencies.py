@@ -16,7 +16,7 @@ from afinidad.errors import Forbidden, RateLimited, Unauthorized
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
 from afinidad.tracking.writer import EventWriter
-from afinidad.workspaces.keys import KeyKind, may_ingest
+from afinidad.workspaces.keys import KeyKind, may_ingest, may_read
 from afinidad.workspaces.service import Caller, KeyRing
 
 
@@ -83,9 +83,16 @@ def secret_caller(request: Request, p: Platform = Depends(platform)) -> Caller:
     caller = p.keys.lookup(value.strip())
     if caller is None:
         raise Unauthorized("Unknown or revoked key.")
-    if caller.kind is not KeyKind.SECRET:
+    if not may_read(caller.kind):
         raise Forbidden("This is a write key: it may only send events. Use the workspace's secret key.")
     _limit(p, caller)
+    return caller
+
+
+def admin_caller(caller: Caller = Depends(secret_caller)) -> Caller:
+    """The privacy audit log and workspace settings: an admin key only."""
+    if caller.kind is not KeyKind.ADMIN:
+        raise Forbidden("This needs the workspace's admin key (`afinidad workspaces admin-key NAME`).")
     return caller
 
 

@@ -50,3 +50,11 @@ def keys(
     console.print(f"Secret key: {issued.secret_key}", soft_wrap=True, highlight=False)
     if revoke_old:
         console.print(f"Revoked {revoked} earlier key(s); running servers stop accepting them within 30 s.")
+
+
+@app.command("admin-key")
+def admin_key(name: str = typer.Argument(..., help="Workspace name or id.")) -> None:
+    """Issue an admin key: all a secret key may do, plus the privacy audit log and workspace settings."""
+    with store().session() as session:
+        key = service.issue_admin_key(session, name)
+    console.print(f"Admin key: {key}", soft_wrap=True, highlight=False)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.consent.purposes import parse_consent
 from afinidad.consent.service import record_consent
+from afinidad.privacy.suppression import drop_suppressed
 from afinidad.profiles.service import attribute, identifiers_of_row, lock_workspace
 from afinidad.settings import Settings
 from afinidad.store.bulk import encode_json, write_many
@@ -95,14 +96,16 @@ def _append(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]], settings: Settings) -> list[bool]:
     """Append `rows`; returns, per row, whether it was new (False: its messageId was already stored, or
-    appeared earlier in `rows`). Resending a message is therefore harmless, as Segment promises."""
+    appeared earlier in `rows`, or it names an erased person). Resending a message is therefore harmless, as
+    Segment promises, and an erased person's identifiers never re-create them."""
     prepare_rows(rows, settings)
     lock_workspace(session, workspace_id)
     existing = _existing_message_ids(session, workspace_id, [row["message_id"] for row in rows])
+    allowed = {id(row) for row in drop_suppressed(session, workspace_id, rows)}  # erased people stay erased
     fresh: list[dict[str, Any]] = []
     flags: list[bool] = []
     for row in rows:
-        is_new = row["message_id"] not in existing
+        is_new = row["message_id"] not in existing and id(row) in allowed
         flags.append(is_new)
         if is_new:
             existing.add(row["message_id"])

@@ -1,7 +1,9 @@
 """API keys: how they look, how they are hashed, and what each kind may do.
 
-Two kinds, as Segment and Stripe have taught people: a *write key* that may only send events and is safe
-to ship in a web page, and a *secret key* for reading and administration that must stay on a server."""
+Two everyday kinds, as Segment and Stripe have taught people: a *write key* that may only send events and is
+safe to ship in a web page, and a *secret key* for reading and operating that must stay on a server. A third,
+the *admin key*, may do all a secret key does and also read the privacy audit log and change workspace
+settings; it is issued on its own (`afinidad workspaces admin-key`) so few people hold it."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from enum import StrEnum
 class KeyKind(StrEnum):
     WRITE = "write"
     SECRET = "secret"
+    ADMIN = "admin"
 
 
-_PREFIX = {KeyKind.WRITE: "afw_", KeyKind.SECRET: "afs_"}
+_PREFIX = {KeyKind.WRITE: "afw_", KeyKind.SECRET: "afs_", KeyKind.ADMIN: "afa_"}
 
 
 def new_key(kind: KeyKind) -> str:
@@ -32,8 +35,8 @@ def display_prefix(key: str) -> str:
 
 
 def may_ingest(kind: KeyKind) -> bool:
-    return kind in (KeyKind.WRITE, KeyKind.SECRET)
+    return kind in (KeyKind.WRITE, KeyKind.SECRET, KeyKind.ADMIN)
 
 
 def may_read(kind: KeyKind) -> bool:
-    return kind is KeyKind.SECRET
+    return kind in (KeyKind.SECRET, KeyKind.ADMIN)

@@ -59,13 +59,15 @@ def create_workspace(session: Session, name: str) -> CreatedWorkspace:
         session.flush()  # the keys reference it
     except IntegrityError as error:
         raise Conflict(f"A workspace named {name!r} already exists.") from error
-    write_key, secret_key = _issue_keys(session, workspace.id)
-    return CreatedWorkspace(workspace.id, workspace.name, write_key, secret_key)
+    keys = _issue_keys(session, workspace.id)
+    return CreatedWorkspace(workspace.id, workspace.name, keys[KeyKind.WRITE], keys[KeyKind.SECRET])
 
 
-def _issue_keys(session: Session, workspace_id: str) -> tuple[str, str]:
+def _issue_keys(
+    session: Session, workspace_id: str, kinds: tuple[KeyKind, ...] = (KeyKind.WRITE, KeyKind.SECRET)
+) -> dict[KeyKind, str]:
     keys = {}
-    for kind in (KeyKind.WRITE, KeyKind.SECRET):
+    for kind in kinds:
         key = new_key(kind)
         keys[kind] = key
         session.add(
@@ -79,14 +81,20 @@ def _issue_keys(session: Session, workspace_id: str) -> tuple[str, str]:
             )
         )
     session.flush()
-    return keys[KeyKind.WRITE], keys[KeyKind.SECRET]
+    return keys
 
 
 def issue_keys(session: Session, name_or_id: str) -> CreatedWorkspace:
     """A new write key and secret key for an existing workspace (the old ones keep working until revoked)."""
     workspace = get_workspace(session, name_or_id)
-    write_key, secret_key = _issue_keys(session, workspace.id)
-    return CreatedWorkspace(workspace.id, workspace.name, write_key, secret_key)
+    keys = _issue_keys(session, workspace.id)
+    return CreatedWorkspace(workspace.id, workspace.name, keys[KeyKind.WRITE], keys[KeyKind.SECRET])
+
+
+def issue_admin_key(session: Session, name_or_id: str) -> str:
+    """An admin key: everything a secret key may do, plus the privacy audit log and workspace settings."""
+    workspace = get_workspace(session, name_or_id)
+    return _issue_keys(session, workspace.id, (KeyKind.ADMIN,))[KeyKind.ADMIN]
 
 
 def revoke_keys(session: Session, name_or_id: str, keep: tuple[str, ...] = ()) -> int:

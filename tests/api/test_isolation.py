@@ -9,7 +9,7 @@ import uuid
 import httpx
 
 from afinidad.store.engine import Store
-from afinidad.workspaces.service import CreatedWorkspace, create_workspace
+from afinidad.workspaces.service import CreatedWorkspace, create_workspace, issue_admin_key
 from tests.conftest import Server
 
 
@@ -20,6 +20,8 @@ def _bearer(key: str) -> dict[str, str]:
 def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Store, workspace: CreatedWorkspace) -> None:
     with store.session() as session:
         other = create_workspace(session, f"other-{uuid.uuid4().hex[:8]}")
+        # admin keys may read everything a secret key may, and the audit log too: every GET is tried
+        owner_key, other_key = issue_admin_key(session, workspace.id), issue_admin_key(session, other.id)
     marker = f"secret-{uuid.uuid4().hex[:8]}"
     email = f"{marker}@example.com"
     with server.client() as client:
@@ -45,7 +47,11 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
             if "get" in operations and path.startswith("/v1/")
         ]
         assert len(paths) >= 5
-        owner_profile = client.get(f"/v1/profiles/{marker}", headers=_bearer(workspace.secret_key)).json()["id"]
+        owner_profile = client.get(f"/v1/profiles/{marker}", headers=_bearer(owner_key)).json()["id"]
+        exported = client.post("/v1/privacy/export", json={"identifier": marker}, headers=_bearer(owner_key))
+        assert exported.status_code == 200  # leaves an entry in the owner's audit log
+        settings = client.patch("/v1/workspace/settings", json={"event_retention_days": 7}, headers=_bearer(owner_key))
+        assert settings.status_code == 200
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
@@ -53,10 +59,19 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                 identifiers = (marker,)  # the product's id
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)
-                owner = client.get(url, headers=_bearer(workspace.secret_key))
-                stranger = client.get(url, headers=_bearer(other.secret_key))
+                owner = client.get(url, headers=_bearer(owner_key))
+                stranger = client.get(url, headers=_bearer(other_key))
                 assert owner.status_code == 200, url
-                assert any(m in owner.text for m in (email, marker, workspace.id, owner_profile)), url  # the owner sees it...
+                if path == "/v1/privacy/audit":  # entries name subjects by digest only
+                    assert len(owner.json()["data"]) == 1 and stranger.json()["data"] == [], url
+                    break
+                if path == "/v1/workspace/settings":
+                    assert owner.json()["event_retention_days"] == 7, url
+                    assert stranger.json()["event_retention_days"] is None, url
+                    break
+                assert any(m in owner.text for m in (email, marker, workspace.id, owner_profile)), (
+                    url
+                )  # the owner sees it...
                 # ...the other workspace either does not find it or sees only its own data.
                 assert stranger.status_code in (200, 404), url
                 assert email not in stranger.text, url

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from afinidad.api.dependencies import read_session, secret_caller
+from afinidad.api.dependencies import Platform, admin_caller, platform, read_session, secret_caller
 from afinidad.profiles.service import count_profiles, event_view
 from afinidad.store.models import Event, Workspace
 from afinidad.workspaces.service import Caller
+from afinidad.workspaces.settings import read_settings, update_settings
 
 router = APIRouter(prefix="/v1", tags=["workspace"])
 
@@ -44,3 +45,18 @@ def recent_events(
         query = query.where(Event.event == event)
     rows = session.execute(query.order_by(Event.seq.desc()).limit(limit)).scalars()
     return {"data": [event_view(row) for row in rows]}
+
+
+@router.get("/workspace/settings", summary="Retention and consent defaults")
+def get_settings(caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)) -> dict[str, Any]:
+    return read_settings(session, caller.workspace_id).model_dump(mode="json")
+
+
+@router.patch("/workspace/settings", summary="Change retention and consent defaults (admin key; null removes)")
+def patch_settings(
+    changes: dict[str, Any] = Body(..., examples=[{"event_retention_days": 365, "consent_defaults": {"ads": False}}]),
+    caller: Caller = Depends(admin_caller),
+    p: Platform = Depends(platform),
+) -> dict[str, Any]:
+    with p.store.session() as session:
+        return update_settings(session, caller.workspace_id, changes).model_dump(mode="json")

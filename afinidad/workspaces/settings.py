@@ -1,0 +1,48 @@
+"""Per-workspace settings that change what the platform does with people's data: how long raw events are
+kept, and the consent assumed when a person has not chosen. Checked here so a typo never becomes a policy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from afinidad.consent.purposes import Purpose
+from afinidad.errors import FieldProblem, InvalidInput
+from afinidad.workspaces.service import get_workspace
+
+
+class WorkspaceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_retention_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None, description="Raw events older than this many days are deleted by `afinidad privacy retention`."
+    )
+    consent_defaults: dict[Purpose, bool] = Field(
+        default_factory=dict, description="Consent assumed per purpose when the person has not chosen."
+    )
+
+
+def read_settings(session: Session, workspace: str) -> WorkspaceSettings:
+    row = get_workspace(session, workspace)
+    stored = {key: value for key, value in (row.settings or {}).items() if key in WorkspaceSettings.model_fields}
+    return WorkspaceSettings.model_validate(stored)
+
+
+def update_settings(session: Session, workspace: str, changes: dict[str, Any]) -> WorkspaceSettings:
+    """Merge `changes` into the stored settings (a null removes a setting); all checked or nothing changed."""
+    row = get_workspace(session, workspace)
+    merged = {**(row.settings or {}), **changes}
+    try:
+        checked = WorkspaceSettings.model_validate({k: v for k, v in merged.items() if v is not None})
+    except ValidationError as error:
+        problems = [
+            FieldProblem(".".join(str(part) for part in item["loc"] if part != "[key]"), item["msg"])
+            for item in error.errors(include_url=False)
+        ]
+        raise InvalidInput("Invalid workspace settings; nothing was changed.", problems) from error
+    row.settings = {k: v for k, v in merged.items() if v is not None and k not in WorkspaceSettings.model_fields} | (
+        checked.model_dump(mode="json", exclude_none=True)
+    )
+    return checked
