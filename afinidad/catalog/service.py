@@ -3,7 +3,9 @@ of every price and stock change."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -11,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from afinidad.catalog.products import ProductIn, StockUpdate, category_text, money_text
 from afinidad.catalog.search_index import index_products, unindex_products
+from afinidad.catalog.updates import CatalogUpdate
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.store.models import CatalogChange, Product, ProductStock
 
+log = logging.getLogger(__name__)
 _TRACKED = ("price", "sale_price", "cost")
 
 
@@ -211,3 +215,51 @@ def history(session: Session, workspace_id: str, product_id: str, limit: int = 2
          "source": r.source, "at": r.at.isoformat(timespec="milliseconds") + "Z"}
         for r in rows
     ]  # fmt: skip
+
+
+def apply_updates(session: Session, workspace_id: str, updates: list[CatalogUpdate], *, source: str = "event") -> int:
+    """Apply stock and price updates that arrived as events, in arrival order; returns how many applied.
+    An update for an unknown product, in another currency, or that would put the sale price above the price
+    is skipped (the event itself is kept) and logged without personal data."""
+    existing = _existing(session, workspace_id, sorted({u.product_id for u in updates}))
+    stock = _stock_rows(session, workspace_id, [u.product_id for u in updates if u.quantity is not None])
+    now, applied = _now(), 0
+    for update in updates:
+        row = existing.get(update.product_id)
+        reason = _skip_reason(row, update)
+        if reason:
+            log.warning("catalog update skipped", extra={"product_id": update.product_id, "reason": reason})
+            continue
+        assert row is not None
+        if update.quantity is not None:
+            _set_stock(session, workspace_id, row.id, {update.location: update.quantity}, source, now, stock)
+        else:
+            price, sale = _new_prices(row, update)
+            for name, new in (("price", price), ("sale_price", sale)):
+                old = getattr(row, name)
+                if old != new:
+                    session.add(CatalogChange(workspace_id=workspace_id, product_id=row.id, field=name,
+                                              old_value=old, new_value=new, source=source, at=now))  # fmt: skip
+            row.price, row.sale_price, row.updated_at = price, sale, now
+        applied += 1
+    return applied
+
+
+def _skip_reason(row: Product | None, update: CatalogUpdate) -> str | None:
+    if row is None:
+        return "unknown product"
+    if update.quantity is not None:
+        return None
+    if update.currency and update.currency != row.currency:
+        return f"currency {update.currency} differs from the product's {row.currency}"
+    price, sale = _new_prices(row, update)
+    if sale is not None and sale > price:
+        return "the sale price would exceed the price"
+    return None
+
+
+def _new_prices(row: Product, update: CatalogUpdate) -> tuple[Decimal, Decimal | None]:
+    price = update.price if update.price is not None else row.price
+    if update.clear_sale:
+        return price, None
+    return price, update.sale_price if update.sale_price is not None else row.sale_price

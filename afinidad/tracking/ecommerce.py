@@ -53,7 +53,9 @@ _V1_NAMES = {
     "completed checkout step": "Checkout Step Completed",
 }
 
-_CANONICAL = {name.lower(): name for name in ECOMMERCE_EVENTS} | _V1_NAMES
+# Afinidad's own: stock and price changes sent as events (afinidad.catalog.updates).
+_CATALOG_EVENTS = ("Inventory Updated", "Price Updated")
+_CANONICAL = {name.lower(): name for name in (*ECOMMERCE_EVENTS, *_CATALOG_EVENTS)} | _V1_NAMES
 
 # Events whose `products` list describes what was bought or carted.
 BASKET_EVENTS = frozenset(

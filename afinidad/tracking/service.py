@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from afinidad.catalog.service import apply_updates
+from afinidad.catalog.updates import CATALOG_EVENTS, parse_update
 from afinidad.consent.purposes import parse_consent
 from afinidad.consent.service import record_consent
 from afinidad.privacy.suppression import drop_suppressed
@@ -76,6 +78,10 @@ def prepare_rows(rows: list[dict[str, Any]], settings: Settings) -> list[dict[st
             signals, _ = parse_consent(row["profile_traits"], row.get("context") or {})
             if signals:
                 row["consent"] = signals
+        elif row.get("event") in CATALOG_EVENTS:
+            update, _ = parse_update(row["event"], row.get("properties") or {})
+            if update:
+                row["catalog_update"] = update
         for column in _JSON_COLUMNS:
             row[column] = encode_json(row.get(column) or {})
     return rows
@@ -119,6 +125,9 @@ def store_events(session: Session, workspace_id: str, rows: list[dict[str, Any]]
             max_profiles_per_identifier=settings.identity_max_profiles_per_identifier,
         )
         _append(session, fresh)
+        updates = [row["catalog_update"] for row in fresh if row.get("catalog_update")]
+        if updates:
+            apply_updates(session, workspace_id, updates)
         for row in fresh:
             if row.get("consent"):
                 record_consent(session, workspace_id, row["profile_id"], row["consent"], source="identify",

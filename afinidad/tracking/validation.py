@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from afinidad.catalog.updates import parse_update
 from afinidad.consent.purposes import parse_consent
 from afinidad.errors import FieldProblem, InvalidInput, PayloadTooLarge
 from afinidad.tracking.ecommerce import canonical_event_name, check_properties
@@ -125,10 +126,8 @@ def validate_message(
             ]
     if isinstance(message, TrackMessage):
         message.event = canonical_event_name(message.event)
-        problems = [
-            FieldProblem(_path(prefix, (field,)), reason, index)
-            for field, reason in check_properties(message.event, message.properties)
-        ]
+        found = check_properties(message.event, message.properties) + parse_update(message.event, message.properties)[1]
+        problems = [FieldProblem(_path(prefix, (field,)), reason, index) for field, reason in found]
         if problems:
             return None, problems
     return Incoming(message, raw), []
