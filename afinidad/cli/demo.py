@@ -60,6 +60,7 @@ def demo(
             f"curl -u '{data.workspace.write_key}:' {base}/v1/track -H 'Content-Type: application/json' "
             f'-d \'{{"userId":"{example}","event":"Product Viewed","properties":{{"product_id":"p1"}}}}\'',
         ),
+        ("Search", f"curl -H 'Authorization: Bearer {secret}' '{base}/v1/catalog/search?q=headphone&in_stock=true'"),
         ("From the CLI", f"afinidad profiles show {example} -w demo"),
         ("Metrics", f"{base}/metrics"),
     ):

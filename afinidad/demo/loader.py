@@ -3,12 +3,16 @@ store, stored through the same validation and identity resolution as live traffi
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from afinidad.catalog.products import ProductIn
+from afinidad.catalog.service import upsert_products
+from afinidad.demo.catalog import generate_catalog
 from afinidad.demo.simulator import TEST_EMAIL, simulate
 from afinidad.profiles import service as profiles
 from afinidad.settings import Settings
@@ -40,11 +44,13 @@ def load_demo(
     end: datetime | None = None,
     on_progress: Callable[[ImportReport], None] | None = None,
 ) -> DemoData:
-    """Create (or reuse) the `demo` workspace with fresh keys and load the simulated shoppers. Loading twice
-    stores nothing twice: the simulator's message ids are deterministic for a seed and a day."""
+    """Create (or reuse) the `demo` workspace with fresh keys, its catalogue, and the simulated shoppers.
+    Loading twice stores nothing twice: the simulator's message ids are deterministic for a seed and a day."""
     with store.session() as session:
         exists = session.execute(select(Workspace.id).where(Workspace.name == DEMO_WORKSPACE)).first()
         workspace = issue_keys(session, DEMO_WORKSPACE) if exists else create_workspace(session, DEMO_WORKSPACE)
+    with store.session() as session:
+        upsert_products(session, workspace.id, demo_products(seed), source="demo")
     messages = (
         ImportedMessage(line=index + 1, message=message)
         for index, message in enumerate(simulate(seed=seed, shoppers=shoppers, days=days, end=end))
@@ -62,6 +68,19 @@ def load_demo(
             )
         ]
     return DemoData(workspace, report, count, example, sorted(blocked))
+
+
+def demo_products(seed: int) -> list[tuple[str, ProductIn]]:
+    """The simulator's catalogue as catalog products, with stock in the web shop and the Madrid store (a few
+    sold out, so in-stock filters have something to do)."""
+    rng = random.Random(f"afinidad-demo-stock:{seed}")
+    return [
+        (product.product_id, ProductIn(title=product.title, brand=product.brand, category=product.category,
+                                       price=str(product.price), currency=product.currency, language="en",
+                                       attributes={"sku": product.sku, "repeat_purchase": product.repeat_purchase},
+                                       stock={"online": rng.choice([0, 3, 12, 40]), "madrid": rng.choice([0, 2, 8])}))
+        for product in generate_catalog(seed)
+    ]  # fmt: skip
 
 
 def _best_example(session, workspace_id: str) -> str | None:  # type: ignore[no-untyped-def]

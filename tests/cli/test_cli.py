@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from afinidad.catalog.search import SearchQuery, search_catalog
 from afinidad.store.engine import Store
-from afinidad.store.models import ApiKey, Event, Profile
+from afinidad.store.models import ApiKey, Event, Profile, Workspace
 from afinidad.workspaces.keys import KeyKind
 from afinidad.workspaces.service import KeyRing
 from tests.conftest import data_path
@@ -112,6 +113,11 @@ def test_demo_loads_simulated_shoppers_and_prints_what_to_try(tmp_path: Path) ->
     assert re.search(r"^Secret key: afs_\S+$", result.stdout, re.M)
     assert "email:test@test.com" in result.stdout  # the planted over-merge trap was caught
     assert "/docs" in result.stdout and "afinidad profiles show" in result.stdout
+    assert "/v1/catalog/search?q=headphone" in result.stdout
+    with Store.from_url(f"sqlite:///{db}").reader() as session:  # the demo shop's catalogue is searchable
+        workspace_id = session.execute(select(Workspace.id).where(Workspace.name == "demo")).scalar_one()
+        found = search_catalog(session, workspace_id, SearchQuery(q="headphone"))
+    assert found["total"] >= 1 and all("headphones" in item["title"].lower() for item in found["items"])
 
     again = afinidad(db, "demo", "--no-serve", "--shoppers", "60", "--days", "10")
     assert "0 stored" in again.stdout  # same shoppers, nothing stored twice
