@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from afinidad.consent.purposes import DEFAULTS, parse_consent
-from afinidad.consent.service import consent_state, may_use
+from afinidad.consent.service import allowed_profiles, consent_state, may_use
+from afinidad.profiles.service import find_profile_id
 from afinidad.store.engine import Store
 from afinidad.store.models import Workspace
 from afinidad.workspaces.service import CreatedWorkspace
@@ -103,6 +104,13 @@ def test_consent_follows_a_merge(server: Server, store: Store, workspace: Create
     with store.reader() as session:
         assert may_use(session, workspace.id, user, "ads") is True  # the default for ads is no
         assert may_use(session, workspace.id, cookie, "ads") is True
+        survivor = find_profile_id(session, workspace.id, user)
+        stranger = f"u-{uuid.uuid4().hex[:8]}"
+    _send(server, workspace, {"type": "identify", "userId": stranger})
+    with store.reader() as session:
+        other = find_profile_id(session, workspace.id, stranger)
+        assert allowed_profiles(session, workspace.id, [survivor, other], "ads") == {survivor}
+        assert allowed_profiles(session, workspace.id, [survivor, other], "analytics") == {survivor, other}
 
 
 def test_bad_consent_is_refused_and_changes_nothing(server: Server, store: Store, workspace: CreatedWorkspace) -> None:
