@@ -20,29 +20,17 @@ message's content. So importing the same file twice yields the same ids and the 
 
 Mapping format (TOML; ready ones live in ``afinidad/tracking/mappings/``)
 -----------------------------------------------------------------------
-Every value is a *template* over the CSV's columns (header names):
-
-- ``"{CustomerID}"`` the cell; ``"guest-{InvoiceNo}"`` text around cells; ``"{{"``/``"}}"`` literal braces.
-- ``"{Quantity|int}"`` converts: ``str``, ``int`` (``"17850.0"`` -> 17850), ``float``, ``bool``, ``json``,
-  ``lower``, ``upper``, ``datetime`` (ISO 8601 with offset; input format and zone from ``[source]``).
-  Conversions chain left to right (``"{CustomerID|int|str}"``). A template that is one placeholder keeps the
-  converted type (int, float, object...); a template with text around it is a string.
-- ``"{traits?|json}"``: ``?`` marks a column the file may lack (then always empty).
-- Missing: a template referencing an empty cell renders *missing*, and the field is left out of the
-  message (``"guest-{InvoiceNo}"`` with an empty InvoiceNo is missing too, never ``"guest-"``). Objects
-  left empty are left out as well. Cells are stripped of surrounding blanks first (``[source] strip``).
-- A list is a fallback: ``["{Email}", "{Phone}"]`` -- the first alternative that is not missing wins.
-- Numbers and booleans are constants; a string without placeholders is a constant string.
-- A conversion that fails (``Quantity = "abc"`` with ``|int``) rejects the row, naming column and line;
-  in a group, the whole group is rejected (never half an order).
+Every value is a *template* over the CSV's columns: ``"{CustomerID}"``, ``"guest-{InvoiceNo}"``,
+``"{Quantity|int}"``, ``"{InvoiceDate|datetime}"``; a list is a fallback, an empty cell leaves the field out.
+The template language, its conversions, ``[source]`` and the conditions of ``[[when]]`` are shared with
+catalog mappings and documented in `afinidad.importing`. A conversion that fails rejects the row, naming
+column and line; in a group, the whole group is rejected (never half an order).
 
 Sections (all optional but ``[message]``; unknown keys are errors, to catch typos):
 
 ``[source]``
-    ``delimiter`` (``","``), ``encoding`` (``"utf-8"``, a BOM is dropped; any ASCII-compatible codec),
-    ``strip`` (true: cells lose surrounding blanks), ``timezone`` (``"UTC"``: the zone of date-times
-    written without an offset), ``datetime_format`` (a ``strptime`` format; default: ISO 8601 as
-    ``datetime.fromisoformat`` reads it).
+    How to read the file (delimiter, encoding, time zone, date-time format, empty values): see
+    `afinidad.importing`.
 ``[message]``
     The message's shape; nested tables or dotted keys (``properties.order_id = "{InvoiceNo}"``,
     ``context.location.country = "{Country}"``). ``type`` is required. Rendered from the group's first row.
@@ -57,8 +45,8 @@ Sections (all optional but ``[message]``; unknown keys are errors, to catch typo
 
 ``[[when]]``
     Conditional overrides, tested on the (first) row: ``column`` plus one or more of ``equals = "x"``,
-    ``starts_with = "C"``, ``empty = true|false``; all must hold. ``set`` is merged over ``[message]``
-    (``set.event = "Order Refunded"``). Later matching rules win over earlier ones.
+    ``starts_with = "C"``, ``empty = true|false``, ``matches = "regex"``; all must hold. ``set`` is merged
+    over ``[message]`` (``set.event = "Order Refunded"``). Later matching rules win over earlier ones.
 ``[group]``
     ``by`` (a template, e.g. ``"{InvoiceNo}"``): rows with the same key become ONE message, whose rows
     each render ``[group.item]`` into a list placed at ``into`` (e.g. ``"properties.products"``).
@@ -76,11 +64,11 @@ Sections (all optional but ``[message]``; unknown keys are errors, to catch typo
 
 Modules
 -------
-``reader`` (files: gzip, CSV records, JSON lines, `read_events`), ``grouping`` (rows to messages, one per
-row or one per group), ``mapping`` (`EventMapping`, TOML parsing, the ready mappings), ``templates`` (the
-template language), ``conversions`` (``|int``, ``|datetime``...), ``rendering`` (a mapping bound to a
-header), ``totals`` (``[totals]`` sums), ``segment`` (what Segment expects of a message), ``results`` (what
-reading yields). `MappingError` and `UnsupportedFile` live in `afinidad.errors`.
+``reader`` (`read_events`), ``grouping`` (rows to messages, one per row or one per group), ``mapping``
+(`EventMapping`, TOML parsing, the ready mappings), ``rendering`` (a mapping bound to a header), ``totals``
+(``[totals]`` sums), ``segment`` (what Segment expects of a message), ``results`` (what reading yields).
+Reading files, templates and conversions are `afinidad.importing`'s. `MappingError` and `UnsupportedFile`
+live in `afinidad.errors`.
 """
 
 from __future__ import annotations

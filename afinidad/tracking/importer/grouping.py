@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from afinidad.importing.files import CsvRow
+from afinidad.importing.missing import MISSING
+from afinidad.importing.templates import CellError, Row
 from afinidad.tracking.importer.rendering import Renderer, place
 from afinidad.tracking.importer.results import ImportedMessage, Problem, RejectedRow
 from afinidad.tracking.importer.segment import finish
-from afinidad.tracking.importer.templates import MISSING, CellError, Row
 from afinidad.tracking.importer.totals import group_total
-
-CsvRow = tuple[int, list[str], str]  # (first line, cells, problem: "" when the row could be read)
 
 
 def single_rows(rows: Iterable[CsvRow], renderer: Renderer) -> Iterator[ImportedMessage | RejectedRow]:

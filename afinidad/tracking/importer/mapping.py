@@ -1,49 +1,36 @@
 """Mappings: how CSV rows become Segment messages. Parsed from TOML and checked once, before any row is read;
 the ready ones ship in ``afinidad/tracking/mappings/``. The format is documented in the docstring of
-`afinidad.tracking.importer`."""
+`afinidad.tracking.importer`; the parts every mapping shares (``[source]``, templates, ``[[when]]``) are in
+`afinidad.importing.mapping`."""
 
 from __future__ import annotations
 
 import re
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from afinidad.errors import MappingError
-from afinidad.tracking.importer.templates import MISSING, Template, parse_template
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """A leaf of the message shape: fallback templates, or a constant."""
-
-    alternatives: tuple[Template, ...]
-    constant: Any = MISSING
-
-
-Shape = dict[str, Any]  # nested dicts whose leaves are Leaf
-
-
-@dataclass(frozen=True)
-class Source:
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    strip: bool = True
-    timezone: str = "UTC"
-    datetime_format: str | None = None
-
-
-@dataclass(frozen=True)
-class Rule:
-    column: str
-    equals: str | None
-    starts_with: str | None
-    empty: bool | None
-    overrides: Shape
+from afinidad.importing.mapping import (
+    Leaf,
+    Rule,
+    Shape,
+    Source,
+    check_keys,
+    leaf_paths,
+    load_ready_or_file,
+    overlaps,
+    parse_description,
+    parse_leaf,
+    parse_rule,
+    parse_shape,
+    parse_source,
+    parse_toml,
+    ready_mappings,
+    table_at,
+    templates_in,
+)
+from afinidad.importing.templates import Template, parse_template
 
 
 @dataclass(frozen=True)
@@ -76,15 +63,16 @@ class EventMapping:
     totals: tuple[Total, ...] = ()
     description: str = ""
 
+    def shapes(self) -> list[Shape]:
+        """Every shape of templates: the message, each rule's overrides, and a group's item."""
+        return [self.message, *(rule.overrides for rule in self.rules), *([self.group.item] if self.group else [])]
+
     def columns(self) -> tuple[set[str], set[str]]:
         """(required, optional) column names the mapping reads."""
-        templates: list[Template] = []
-        for shape in (self.message, *(rule.overrides for rule in self.rules)):
-            templates.extend(_templates_in(shape))
+        templates = [template for shape in self.shapes() for template in templates_in(shape)]
         templates.extend(template for _, leaf in self.identity for template in leaf.alternatives)
         if self.group:
             templates.append(self.group.by)
-            templates.extend(_templates_in(self.group.item))
         required = {rule.column for rule in self.rules}
         optional: set[str] = set()
         for template in templates:
@@ -93,45 +81,26 @@ class EventMapping:
         return required, optional - required
 
 
-def _templates_in(shape: Shape) -> Iterator[Template]:
-    for node in shape.values():
-        if isinstance(node, dict):
-            yield from _templates_in(node)
-        else:
-            yield from node.alternatives
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Parsing and checking
 
 _TOP_KEYS = {"description", "source", "message", "identity", "when", "group", "totals"}
-_SOURCE_KEYS = {"delimiter", "encoding", "strip", "timezone", "datetime_format"}
-_RULE_KEYS = {"column", "equals", "starts_with", "empty", "set"}
 _GROUP_KEYS = {"by", "window", "into", "item"}
 _SUM = re.compile(r"^\s*sum\(\s*(\w+(?:\s*\*\s*\w+)*)\s*\)\s*$")
 
 
 def parse_mapping(text: str, name: str = "mapping") -> EventMapping:
     """Parse and check a mapping given as TOML text; `name` is used in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise MappingError(f"{name}: not valid TOML ({error})") from None
-    try:
-        return _build_mapping(data, name)
-    except MappingError as error:
-        raise MappingError(f"{name}: {error.detail}") from None
+    return parse_toml(text, name, _build_mapping)
 
 
 def _build_mapping(data: dict[str, Any], name: str) -> EventMapping:
-    _check_keys(data, _TOP_KEYS, "mapping")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise MappingError("description must be a string")
-    source = _parse_source(_table(data.get("source", {}), "[source]"))
-    message = _parse_shape(_table(data.get("message"), "[message]"), "[message]")
-    identity_table = _table(data.get("identity", {}), "[identity]")
-    identity = tuple((key, _parse_leaf(value, f"[identity].{key}")) for key, value in identity_table.items())
+    check_keys(data, _TOP_KEYS, "mapping")
+    description = parse_description(data)
+    source = parse_source(table_at(data.get("source", {}), "[source]"))
+    message = parse_shape(table_at(data.get("message"), "[message]"), "[message]")
+    identity_table = table_at(data.get("identity", {}), "[identity]")
+    identity = tuple((key, parse_leaf(value, f"[identity].{key}")) for key, value in identity_table.items())
     for key, _ in identity:
         if key not in ("userId", "anonymousId"):
             raise MappingError(f"[identity] holds userId and/or anonymousId, not {key!r}")
@@ -144,112 +113,33 @@ def _build_mapping(data: dict[str, Any], name: str) -> EventMapping:
     when = data.get("when", [])
     if not isinstance(when, list):
         raise MappingError("when must be an array of tables: write [[when]]")
-    rules = tuple(_parse_rule(rule, index) for index, rule in enumerate(when))
-    group = _parse_group(_table(data["group"], "[group]")) if "group" in data else None
-    totals = _parse_totals(_table(data.get("totals", {}), "[totals]"), group)
-    written = list(_leaf_paths(message))
+    rules = tuple(parse_rule(rule, index) for index, rule in enumerate(when))
+    group = _parse_group(table_at(data["group"], "[group]")) if "group" in data else None
+    totals = _parse_totals(table_at(data.get("totals", {}), "[totals]"), group)
+    written = list(leaf_paths(message))
     for extra in ([group.into] if group else []) + [total.path for total in totals]:
-        if _overlaps(extra, written):
+        if overlaps(extra, written):
             raise MappingError(f"{'.'.join(extra)} is written twice (by [message] and [group]/[totals])")
         written.append(extra)
-    return EventMapping(name, message, source, identity, rules, group, totals, description)
+    mapping = EventMapping(name, message, source, identity, rules, group, totals, description)
+    _refuse_decimals(mapping)
+    return mapping
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _table(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MappingError(f"{where} must be a table")
-    return value
-
-
-def _parse_leaf(value: Any, where: str) -> Leaf:
-    if isinstance(value, str):
-        return Leaf((parse_template(value, where),))
-    if isinstance(value, list):
-        if not value or not all(isinstance(item, str) for item in value):
-            raise MappingError(f"{where}: a list is a fallback and must hold template strings")
-        return Leaf(tuple(parse_template(item, f"{where}[{i}]") for i, item in enumerate(value)))
-    if isinstance(value, bool | int | float):
-        return Leaf((), constant=value)
-    raise MappingError(f"{where}: {value!r} is not a template, a list of templates, a number or a boolean")
-
-
-def _parse_shape(table: Mapping[str, Any], where: str) -> Shape:
-    return {
-        key: _parse_shape(value, f"{where}.{key}") if isinstance(value, dict) else _parse_leaf(value, f"{where}.{key}")
-        for key, value in table.items()
-    }
-
-
-def _leaf_paths(shape: Shape, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for key, node in shape.items():
-        if isinstance(node, dict):
-            yield from _leaf_paths(node, (*prefix, key))
-        else:
-            yield (*prefix, key)
-
-
-def _overlaps(path: tuple[str, ...], paths: Iterable[tuple[str, ...]]) -> bool:
-    """True when one path is the other or lies inside it (both would write the same place)."""
-    return any(other[: len(path)] == path or path[: len(other)] == other for other in paths)
-
-
-def _parse_source(table: dict[str, Any]) -> Source:
-    _check_keys(table, _SOURCE_KEYS, "[source]")
-    source = Source(**table)
-    for key in ("delimiter", "encoding", "timezone"):
-        if not isinstance(getattr(source, key), str):
-            raise MappingError(f"[source] {key} must be a string")
-    if len(source.delimiter) != 1:
-        raise MappingError("[source] delimiter must be one character")
-    if not isinstance(source.strip, bool):
-        raise MappingError("[source] strip must be true or false")
-    if source.datetime_format is not None and not isinstance(source.datetime_format, str):
-        raise MappingError("[source] datetime_format must be a strptime format string")
-    try:
-        ZoneInfo(source.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise MappingError(f"[source] timezone {source.timezone!r} is not a known IANA zone") from None
-    try:
-        "".encode(source.encoding)
-    except LookupError:
-        raise MappingError(f"[source] encoding {source.encoding!r} is unknown") from None
-    return source
-
-
-def _parse_rule(table: Any, index: int) -> Rule:
-    where = f"[[when]] #{index + 1}"
-    table = _table(table, where)
-    _check_keys(table, _RULE_KEYS, where)
-    column, overrides = table.get("column"), table.get("set")
-    if not isinstance(column, str) or not column:
-        raise MappingError(f"{where}: `column` (a column name) is required")
-    tests = {key: table[key] for key in ("equals", "starts_with", "empty") if key in table}
-    if not tests:
-        raise MappingError(f"{where}: give at least one of equals, starts_with, empty")
-    for key in ("equals", "starts_with"):
-        if key in tests and not isinstance(tests[key], str):
-            raise MappingError(f"{where}: {key} must be a string")
-    if "empty" in tests and not isinstance(tests["empty"], bool):
-        raise MappingError(f"{where}: empty must be true or false")
-    if not isinstance(overrides, dict) or not overrides:
-        raise MappingError(f"{where}: `set` (fields to override) is required")
-    return Rule(
-        column,
-        tests.get("equals"),
-        tests.get("starts_with"),
-        tests.get("empty"),
-        _parse_shape(overrides, where),
-    )
+def _refuse_decimals(mapping: EventMapping) -> None:
+    """Messages are JSON, which has no exact decimals: `|decimal` is for catalog prices, `|float` for events."""
+    templates = [template for shape in mapping.shapes() for template in templates_in(shape)]
+    templates.extend(template for _, leaf in mapping.identity for template in leaf.alternatives)
+    for template in templates:
+        for placeholder in template.placeholders:
+            if any(name == "decimal" for name, _ in placeholder.conversions):
+                raise MappingError(
+                    f"{template.text!r}: |decimal is for catalog mappings; messages are JSON, use |float"
+                )
 
 
 def _parse_group(table: dict[str, Any]) -> Group:
-    _check_keys(table, _GROUP_KEYS, "[group]")
+    check_keys(table, _GROUP_KEYS, "[group]")
     by, window, into = table.get("by"), table.get("window", 0), table.get("into")
     if not isinstance(by, str):
         raise MappingError('[group] by is required: a template such as "{OrderId}"')
@@ -260,17 +150,17 @@ def _parse_group(table: dict[str, Any]) -> Group:
         raise MappingError("[group] window must be a whole number of rows, 0 or more")
     if not isinstance(into, str) or not all(into.split(".")):
         raise MappingError('[group] into is required: where the list goes, e.g. "properties.products"')
-    item = _table(table.get("item"), "[group.item]")
+    item = table_at(table.get("item"), "[group.item]")
     if not item:
         raise MappingError("[group.item] must map at least one field")
-    return Group(by_template, window, tuple(into.split(".")), _parse_shape(item, "[group.item]"))
+    return Group(by_template, window, tuple(into.split(".")), parse_shape(item, "[group.item]"))
 
 
 def _parse_totals(table: dict[str, Any], group: Group | None) -> tuple[Total, ...]:
     if table and group is None:
         raise MappingError("[totals] needs a [group]: totals are computed over a group's rows")
     totals = []
-    for path in _leaf_paths(table):
+    for path in leaf_paths(table):
         where = f"[totals] {'.'.join(path)}"
         expression: Any = table
         for key in path:
@@ -297,29 +187,10 @@ def _mappings_folder() -> Any:
 
 def available_mappings() -> dict[str, str]:
     """The ready mappings shipped with Afinidad: name -> description (for `--mapping` help)."""
-    found = {}
-    for entry in _mappings_folder().iterdir():
-        if entry.name.endswith(".toml"):
-            mapping = parse_mapping(entry.read_text("utf-8"), entry.name)
-            found[entry.name.removesuffix(".toml")] = mapping.description
-    return dict(sorted(found.items()))
-
-
-_MAPPING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    return {name: mapping.description for name, mapping in ready_mappings(_mappings_folder(), parse_mapping).items()}
 
 
 def load_mapping(name_or_path: str) -> EventMapping:
     """A ready mapping by name (``online-retail``), or a user's file when the argument ends in ``.toml``
     or contains a path separator (``./my-shop.toml``)."""
-    if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
-        path = Path(name_or_path)
-        try:
-            text = path.read_text("utf-8")
-        except OSError as error:
-            raise MappingError(f"cannot read mapping file {path}: {error.strerror or error}") from None
-        return parse_mapping(text, str(path))
-    resource = _mappings_folder().joinpath(f"{name_or_path}.toml")
-    if not _MAPPING_NAME.match(name_or_path) or not resource.is_file():
-        ready = ", ".join(available_mappings())
-        raise MappingError(f"no ready mapping {name_or_path!r} (ready: {ready}); or give a path to a .toml file")
-    return parse_mapping(resource.read_text("utf-8"), name_or_path)
+    return load_ready_or_file(name_or_path, _mappings_folder(), parse_mapping)

@@ -3,15 +3,16 @@ the fields of a message, collecting what is wrong instead of raising, so a bad c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from afinidad.errors import MappingError
-from afinidad.tracking.importer.conversions import converters
-from afinidad.tracking.importer.mapping import EventMapping, Leaf, Rule, Shape
+from afinidad.importing.binding import bind_leaf, bind_shape, header_binder, merge_shapes, rule_matches
+from afinidad.importing.mapping import Leaf
+from afinidad.importing.missing import MISSING
+from afinidad.importing.templates import CellError, Render, Row
+from afinidad.tracking.importer.mapping import EventMapping
 from afinidad.tracking.importer.results import Problem
-from afinidad.tracking.importer.templates import MISSING, CellError, Render, Row, Template
 
 
 class Renderer:
@@ -19,32 +20,16 @@ class Renderer:
 
     def __init__(self, mapping: EventMapping, header: Sequence[str], path: Path) -> None:
         required, optional = mapping.columns()
-        index_of: dict[str, int] = {}
-        for position, column in enumerate(header):
-            index_of.setdefault(column, position)
-        absent = sorted(required - set(index_of))
-        if absent:
-            raise MappingError(
-                f"{path.name}: mapping {mapping.name!r} reads column(s) {', '.join(absent)} that the header "
-                f"lacks (header: {', '.join(header)})"
-            )
-        doubled = sorted(c for c in (required | optional) if header.count(c) > 1)
-        if doubled:
-            raise MappingError(f"{path.name}: column(s) {', '.join(doubled)} appear twice in the header")
-        by_name = converters(mapping.source.datetime_format, mapping.source.timezone)
-
-        def bind(template: Template) -> Render:
-            return template.bind(index_of, by_name)
-
+        index_of, bind = header_binder(header, required, optional, mapping.source, path, mapping.name)
         self.mapping = mapping
-        self.message = _bind_shape(mapping.message, bind)
-        self.identity = [(key, _bind_leaf(leaf, bind)) for key, leaf in mapping.identity]
-        self.rules = [(index_of[rule.column], rule, _bind_shape(rule.overrides, bind)) for rule in mapping.rules]
+        self.message = bind_shape(mapping.message, bind)
+        self.identity = [(key, bind_leaf(leaf, bind)) for key, leaf in mapping.identity]
+        self.rules = [(index_of[rule.column], rule, bind_shape(rule.overrides, bind)) for rule in mapping.rules]
         self._merged: dict[tuple[int, ...], dict[str, Any]] = {(): self.message}
         group = mapping.group
         self.key = bind(group.by) if group else None
         self.key_column = group.by.placeholders[0].column if group else None
-        self.item = _bind_shape(group.item, bind) if group else {}
+        self.item = bind_shape(group.item, bind) if group else {}
         flat = not any(isinstance(node, dict) for node in self.item.values())
         self.flat_item = tuple(self.item.items()) if flat else None
         self.item_where = f"{'.'.join(group.into)}[]." if group else ""
@@ -55,12 +40,12 @@ class Renderer:
         }
 
     def _shape_for(self, row: Row) -> dict[str, Any]:
-        matched = tuple(i for i, (column, rule, _) in enumerate(self.rules) if _matches(rule, row[column]))
+        matched = tuple(i for i, (column, rule, _) in enumerate(self.rules) if rule_matches(rule, row[column]))
         shape = self._merged.get(matched)
         if shape is None:
             shape = self.message
             for i in matched:
-                shape = _merge(shape, self.rules[i][2])
+                shape = merge_shapes(shape, self.rules[i][2])
             self._merged[matched] = shape
         return shape
 
@@ -89,49 +74,6 @@ def place(message: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
         target = target.setdefault(key, {})
     target[path[-1]] = value
-
-
-def _matches(rule: Rule, cell: str) -> bool:
-    if rule.empty is not None and (not cell) != rule.empty:
-        return False
-    if rule.equals is not None and cell != rule.equals:
-        return False
-    return rule.starts_with is None or cell.startswith(rule.starts_with)
-
-
-def _bind_shape(shape: Shape, bind: Callable[[Template], Render]) -> dict[str, Any]:
-    return {
-        key: _bind_shape(node, bind) if isinstance(node, dict) else _bind_leaf(node, bind)
-        for key, node in shape.items()
-    }
-
-
-def _bind_leaf(leaf: Leaf, bind: Callable[[Template], Render]) -> Render:
-    if not leaf.alternatives:
-        constant = leaf.constant
-        return lambda row: constant
-    alternatives = [bind(template) for template in leaf.alternatives]
-    if len(alternatives) == 1:
-        return alternatives[0]
-
-    def first_present(row: Row) -> Any:
-        for alternative in alternatives:
-            value = alternative(row)
-            if value is not MISSING:
-                return value
-        return MISSING
-
-    return first_present
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, node in override.items():
-        if isinstance(node, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], node)
-        else:
-            merged[key] = node
-    return merged
 
 
 def _render(bound: dict[str, Any], row: Row, problems: list[Problem], where: str) -> dict[str, Any]:

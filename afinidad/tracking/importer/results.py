@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-Problem = tuple[str | None, str]  # (field at fault or None, reason): what is wrong with a row, before it is yielded
+from afinidad.importing.results import Problem, RejectedRow
+
+__all__ = ["ImportedMessage", "Problem", "RejectedRow"]
 
 
 @dataclass
@@ -17,14 +19,3 @@ class ImportedMessage:
     line: int
     message: dict[str, Any]
     rows: int = 1
-
-
-@dataclass
-class RejectedRow:
-    """One data row that was not imported, and why. `field` is the column (CSV) or the message key (JSON)
-    at fault, or None when the row as a whole is (bad JSON, wrong column count, rejected with its group).
-    There is exactly one RejectedRow per row not imported."""
-
-    line: int
-    reason: str
-    field: str | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from afinidad.tracking.importer.results import Problem
+from afinidad.importing.results import Problem
 
 SEGMENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 _STRING_FIELDS = ("type", "event", "messageId", "userId", "anonymousId", "previousId", "groupId", "name")

@@ -1,5 +1,6 @@
-"""The template language of mappings (``"guest-{InvoiceNo}"``, ``"{Quantity|int}"``): parsed once when a
-mapping is read, then bound to a file's column positions so rendering a row is a few list lookups."""
+"""The template language of mappings (``"guest-{InvoiceNo}"``, ``"{Quantity|int}"``, ``"{Tree|split(>)}"``):
+parsed once when a mapping is read, then bound to a file's column positions so rendering a row is a few list
+lookups."""
 
 from __future__ import annotations
 
@@ -9,30 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from afinidad.errors import MappingError
-from afinidad.tracking.importer.conversions import CONVERSIONS
+from afinidad.importing.conversions import CONVERSIONS, Converters
+from afinidad.importing.missing import MISSING
 
 Row = Sequence[str]
 Render = Callable[[Row], Any]
-
-
-class _Missing:
-    """What a template renders to when a cell it needs is empty: the field is then left out."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING = _Missing()
 
 
 class CellError(Exception):
@@ -48,7 +30,7 @@ class CellError(Exception):
 class Placeholder:
     column: str
     optional: bool
-    conversions: tuple[str, ...]
+    conversions: tuple[tuple[str, str | None], ...]  # (name, argument or None), applied left to right
 
 
 @dataclass(frozen=True)
@@ -62,7 +44,7 @@ class Template:
     def placeholders(self) -> list[Placeholder]:
         return [part for part in self.parts if isinstance(part, Placeholder)]
 
-    def bind(self, index_of: Mapping[str, int], converters: Mapping[str, Callable[[str], Any]]) -> Render:
+    def bind(self, index_of: Mapping[str, int], converters: Converters) -> Render:
         if not self.parts:
             return lambda row: MISSING
         if len(self.parts) == 1:
@@ -90,14 +72,16 @@ class Template:
         return render_text
 
 
-def _bind_placeholder(
-    placeholder: Placeholder, index_of: Mapping[str, int], converters: Mapping[str, Callable[[str], Any]]
-) -> Render:
+def _as_text(step: Callable[[str], Any]) -> Callable[[Any], Any]:
+    return lambda value: step(value if isinstance(value, str) else str(value))
+
+
+def _bind_placeholder(placeholder: Placeholder, index_of: Mapping[str, int], converters: Converters) -> Render:
     index = index_of.get(placeholder.column)
     if index is None:  # an optional column the file does not have
         return lambda row: MISSING
     column = placeholder.column
-    steps = tuple(converters[name] for name in placeholder.conversions)
+    steps = [converters.get(name, argument) for name, argument in placeholder.conversions]
     if not steps:
         return lambda row: row[index] or MISSING
     if len(steps) == 1:  # the usual case ("{Quantity|int}"), once per cell: no loop, cells are already text
@@ -113,14 +97,21 @@ def _bind_placeholder(
                 raise CellError(column, str(error)) from None
 
         return render_one
+    # The first step gets the cell, which is text; a later text step gets an earlier step's int or list as text.
+    chain = tuple(
+        step if position == 0 or not CONVERSIONS[name].on_text else _as_text(step)
+        for position, (step, (name, _)) in enumerate(zip(steps, placeholder.conversions, strict=True))
+    )
 
     def render(row: Row) -> Any:
         value: Any = row[index]
         if not value:
             return MISSING
         try:
-            for step in steps:
-                value = step(value if isinstance(value, str) else str(value))
+            for step in chain:
+                value = step(value)
+                if value is MISSING:
+                    return MISSING
         except ValueError as error:
             raise CellError(column, str(error)) from None
         return value
@@ -129,6 +120,7 @@ def _bind_placeholder(
 
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_CONVERSION = re.compile(r"^(\w+)(?:\((.*)\))?$", re.DOTALL)
 
 
 def parse_template(text: str, where: str) -> Template:
@@ -158,12 +150,22 @@ def parse_template(text: str, where: str) -> Template:
 
 
 def _parse_placeholder(inner: str, where: str, text: str) -> Placeholder:
-    column, *conversions = (piece.strip() for piece in inner.split("|"))
+    column, *pieces = (piece.strip() for piece in inner.split("|"))
     optional = column.endswith("?")
     column = column.removesuffix("?").rstrip()
     if not column:
         raise MappingError(f"{where}: a placeholder in {text!r} names no column")
-    for name in conversions:
-        if name not in CONVERSIONS:
-            raise MappingError(f"{where}: unknown conversion {name!r} in {text!r}; known: {', '.join(CONVERSIONS)}")
-    return Placeholder(column, optional, tuple(conversions))
+    return Placeholder(column, optional, tuple(_parse_conversion(piece, where, text) for piece in pieces))
+
+
+def _parse_conversion(piece: str, where: str, text: str) -> tuple[str, str | None]:
+    match = _CONVERSION.match(piece)
+    name, argument = (match.group(1), match.group(2)) if match else (piece, None)
+    conversion = CONVERSIONS.get(name)
+    if conversion is None:
+        raise MappingError(f"{where}: unknown conversion {name!r} in {text!r}; known: {', '.join(CONVERSIONS)}")
+    if conversion.argument and not argument:
+        raise MappingError(f"{where}: {name} needs an argument in parentheses, e.g. {name}(>), in {text!r}")
+    if not conversion.argument and argument is not None:
+        raise MappingError(f"{where}: {name} takes no argument, in {text!r}")
+    return name, argument
