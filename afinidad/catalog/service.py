@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from afinidad.catalog.products import ProductIn, StockUpdate, category_text, money_text
-from afinidad.catalog.search_index import index_products, unindex_products
+from afinidad.catalog.search_index import index_products, refresh_availability, refresh_prices, unindex_products
 from afinidad.catalog.updates import CatalogUpdate
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.store.models import CatalogChange, Product, ProductStock
@@ -142,6 +142,8 @@ def set_stock(session: Session, workspace_id: str, updates: list[StockUpdate], *
     current = _stock_rows(session, workspace_id, [u.product_id for u in updates])
     for update in updates:
         _set_stock(session, workspace_id, update.product_id, {update.location: update.quantity}, source, now, current)
+    session.flush()
+    refresh_availability(session, workspace_id, [u.product_id for u in updates])
     return len(updates)
 
 
@@ -224,6 +226,7 @@ def apply_updates(session: Session, workspace_id: str, updates: list[CatalogUpda
     existing = _existing(session, workspace_id, sorted({u.product_id for u in updates}))
     stock = _stock_rows(session, workspace_id, [u.product_id for u in updates if u.quantity is not None])
     now, applied = _now(), 0
+    repriced: dict[str, Product] = {}
     for update in updates:
         row = existing.get(update.product_id)
         reason = _skip_reason(row, update)
@@ -241,7 +244,12 @@ def apply_updates(session: Session, workspace_id: str, updates: list[CatalogUpda
                     session.add(CatalogChange(workspace_id=workspace_id, product_id=row.id, field=name,
                                               old_value=old, new_value=new, source=source, at=now))  # fmt: skip
             row.price, row.sale_price, row.updated_at = price, sale, now
+            repriced[row.id] = row
         applied += 1
+    session.flush()
+    refresh_availability(session, workspace_id, [u.product_id for u in updates if u.quantity is not None
+                                                 and u.product_id in existing])  # fmt: skip
+    refresh_prices(session, workspace_id, list(repriced.values()))
     return applied
 
 

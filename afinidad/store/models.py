@@ -228,6 +228,14 @@ class ProductSearch(Base):
     product_id: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(35))
     document: Mapped[str | None] = mapped_column(SearchDocument)
+    # What filters, facets and sorts read, copied from the product so a search over many matches touches
+    # this table only (kept current by the catalog service: upserts, stock and price changes).
+    title: Mapped[str | None] = mapped_column(String(500))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(1000))
+    price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))  # the price paid: the sale price if any
+    in_stock: Mapped[bool] = mapped_column(Boolean, default=True)  # untracked stock counts as in stock
+    updated_at: Mapped[datetime | None]
 
 
 class ConsentChange(Base):

@@ -188,3 +188,26 @@ def test_search_over_http(server: Server, workspace: CreatedWorkspace) -> None:
         assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sort"
     with server.client(headers={"Authorization": f"Bearer {workspace.write_key}"}) as client:
         assert client.get("/v1/catalog/search", params={"q": "zapatos"}).status_code == 403
+
+
+def test_broad_searches_rank_candidates_and_estimate_facets(
+    store: Store, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import afinidad.catalog.search as search
+
+    exact = _search(store, shop, q="shoes")
+    assert exact["total"] == 3 and exact["facets"]["exhaustive"] is True
+    # from here on, a search is broad when more than one product matches and the page is one product
+    monkeypatch.setattr(search, "EXACT_LIMIT", 1)
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    broad = _search(store, shop, q="shoes", limit=1)
+    assert broad["total"] == 3  # the total stays exact
+    assert _ids(broad) == ["en-running"]  # the title match is a candidate whatever the first matches are
+    assert broad["facets"]["exhaustive"] is False
+    assert sum(broad["facets"]["in_stock"].values()) == 3  # counted over 2 of 3, scaled to the total
+    # other sorts stay exact over every match
+    assert _ids(_search(store, shop, sort="price_asc", limit=1, offset=1)) == ["es-camion"]
+    assert [_ids(_search(store, shop, q="shoes", sort="price_desc", limit=1, offset=i)) for i in range(3)] == [
+        ["en-boots"], ["en-running"], ["en-mug"]]  # fmt: skip
+    # deep pages widen the candidates: every page of a broad search has a product
+    assert all(_ids(_search(store, shop, q="shoes", limit=1, offset=i)) for i in range(3))

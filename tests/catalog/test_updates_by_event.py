@@ -5,8 +5,10 @@ take (unknown product, other currency, sale above price) are kept as events and 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
+from afinidad.catalog.search import SearchQuery, search_catalog
 from afinidad.catalog.updates import parse_update
 from afinidad.store.engine import Store
 from afinidad.workspaces.service import CreatedWorkspace
@@ -33,12 +35,21 @@ def test_stock_and_price_events_update_the_catalog(server: Server, store: Store,
             ("Price Updated", {"product_id": "boot", "sale_price": 150}),  # above the price: skipped
         ]:
             assert _track(client, workspace, event, properties).status_code == 200
+        with store.reader() as session:  # search filters read the new price and stock at once
+            assert search_catalog(session, workspace.id, SearchQuery(min_price=Decimal("110")))["total"] == 1
+            assert search_catalog(session, workspace.id, SearchQuery(max_price=Decimal("100")))["total"] == 0
+            assert search_catalog(session, workspace.id, SearchQuery(in_stock=True))["total"] == 1
+        _track(client, workspace, "Inventory Updated", {"product_id": "boot", "location": "web", "quantity": 0})
+        with store.reader() as session:
+            assert search_catalog(session, workspace.id, SearchQuery(in_stock=True))["total"] == 0
+        _track(client, workspace, "Inventory Updated", {"product_id": "boot", "location": "web", "quantity": 7})
         got = client.get("/v1/catalog/products/boot", headers=secret).json()
         assert got["stock"] == {"madrid": 0, "web": 7} and got["price"] == "120" and got["sale_price"] is None
         history = client.get("/v1/catalog/products/boot/history", headers=secret).json()["data"]
         from_events = {(h["field"], h["location"], h["old"], h["new"]) for h in history if h["source"] == "event"}
         assert from_events == {("stock", "madrid", "2", "0"), ("stock", "web", None, "7"),
-                               ("price", None, "100", "120"), ("sale_price", None, "90", None)}  # fmt: skip
+                               ("price", None, "100", "120"), ("sale_price", None, "90", None),
+                               ("stock", "web", "7", "0"), ("stock", "web", "0", "7")}  # fmt: skip
         before = count_events(store, workspace.id)
         for properties, field in [
             ({"product_id": "boot", "quantity": -1}, "properties.quantity"),
