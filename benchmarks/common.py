@@ -670,3 +670,18 @@ def write_figures(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"Figures written to {path}")
+
+
+def announce_run(console: Any) -> tuple[dict[str, Any], float]:
+    """Print which code runs and warn when the machine is already busy; returns the code state and the
+    1-minute load average before the run (both go into the figures)."""
+    code = code_state()
+    changed = f", {len(code['changed_files'])} package files changed since it" if code["changed_files"] else ""
+    console.print(f"Code: commit {code['commit']}{changed} (source {code['source_sha256']}).")
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        console.print(
+            f"[yellow]The machine is already busy (1-minute load average {load_before:.2f} before the run): "
+            "other processes share the cores, so figures may come out slow.[/]"
+        )
+    return code, load_before

@@ -57,6 +57,7 @@ from benchmarks.common import (
     CommandRun,
     Database,
     DatabaseUnavailable,
+    announce_run,
     code_state,
     database_settings,
     fresh_database,
@@ -542,15 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{facts.refund_invoices:,} refunds, {facts.customers:,} customers, {facts.guest_invoices:,} guest invoices), "
         f"mapping {MAPPING}; {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    code = code_state()
-    changed = f", {len(code['changed_files'])} package files changed since it" if code["changed_files"] else ""
-    console.print(f"Code: commit {code['commit']}{changed} (source {code['source_sha256']}).")
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        console.print(
-            f"[yellow]The machine is already busy (1-minute load average {load_before:.2f} before the run): "
-            "other processes share the cores, so figures may come out slow.[/]"
-        )
+    code, load_before = announce_run(console)
     results: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         try:

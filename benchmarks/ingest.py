@@ -63,6 +63,7 @@ from benchmarks.common import (
     ServerProcess,
     ServerProfile,
     ThreadProfile,
+    announce_run,
     code_state,
     cpu_seconds,
     database_settings,
@@ -919,15 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Rate limiter disabled for the benchmark (AFINIDAD_RATE_LIMIT_PER_SECOND=0); "
         "client and server share this machine's cores."
     )
-    code = code_state()
-    changed = f", {len(code['changed_files'])} package files changed since it" if code["changed_files"] else ""
-    console.print(f"Code: commit {code['commit']}{changed} (source {code['source_sha256']}).")
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        console.print(
-            f"[yellow]The machine is already busy (1-minute load average {load_before:.2f} before the run): "
-            "other processes share the cores, so figures may come out low.[/]"
-        )
+    code, load_before = announce_run(console)
     if arguments.profile:
         console.print("[yellow]Profiling with py-spy: the figures of this run are slightly lower than normal.[/]")
     results: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,8 @@ from afinidad.catalog.service import upsert_products
 from afinidad.errors import InvalidInput
 from afinidad.store.engine import Store
 
+ANALYZE_AFTER = 1_000  # products stored by one import: then the planner's statistics are refreshed
+
 
 @dataclass
 class CatalogImportReport:
@@ -57,6 +59,8 @@ def import_catalog(
             report.rows_read += 1
     report.products = len(products)
     store_products(store, workspace_id, products, report, chunk_size=chunk_size, on_write=on_write)
+    if report.stored >= ANALYZE_AFTER:
+        store.analyze("products", "product_stock", "product_search")
     report.rejected.sort(key=lambda row: row.line)
     return report
 

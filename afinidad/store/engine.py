@@ -140,5 +140,13 @@ class Store:
         with self._sessions() as session:
             yield session
 
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics of these tables after a bulk load. PostgreSQL's autovacuum would
+        do it in time, but the first searches after a large import (or on a server where it is off) would
+        otherwise be planned blind: at 100k products that made a search 7x slower."""
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}" if self.engine.dialect.name == "postgresql"
+                                       else "; ".join(f"ANALYZE {table}" for table in tables) or "ANALYZE")  # fmt: skip
+
     def dispose(self) -> None:
         self.engine.dispose()

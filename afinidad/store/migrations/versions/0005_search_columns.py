@@ -16,9 +16,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_OF_PRODUCT = (
-    "FROM products p WHERE p.workspace_id = product_search.workspace_id AND p.id = product_search.product_id"
-)
+_OF_PRODUCT = "FROM products p WHERE p.workspace_id = product_search.workspace_id AND p.id = product_search.product_id"
 _STOCK = (
     "FROM product_stock s WHERE s.workspace_id = product_search.workspace_id "
     "AND s.product_id = product_search.product_id"
