@@ -145,8 +145,11 @@ class Store:
         do it in time, but the first searches after a large import (or on a server where it is off) would
         otherwise be planned blind: at 100k products that made a search 7x slower."""
         with self.engine.begin() as connection:
-            connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}" if self.engine.dialect.name == "postgresql"
-                                       else "; ".join(f"ANALYZE {table}" for table in tables) or "ANALYZE")  # fmt: skip
+            if self.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+            else:
+                for table in tables:
+                    connection.exec_driver_sql(f"ANALYZE {table}")
 
     def dispose(self) -> None:
         self.engine.dispose()
