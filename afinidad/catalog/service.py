@@ -58,12 +58,16 @@ def upsert_products(
     if problems:
         raise InvalidInput("Some products name a parent that does not exist; nothing was stored.", problems)
     now = _now()
+    changed: dict[str, Product] = {}  # a daily feed resends every product: the unchanged ones cost a comparison
     for product_id, product in items:
         row = existing.get(product_id)
         if row is None:
             row = Product(workspace_id=workspace_id, id=product_id, created_at=now)
             session.add(row)
             existing[product_id] = row
+        elif _unchanged(row, product):
+            continue
+        changed[product_id] = row
         for name in _TRACKED:
             old, new = getattr(row, name, None), getattr(product, name)
             if old != new:
@@ -83,11 +87,23 @@ def upsert_products(
         row.active = product.active
         row.updated_at = now
     stock = _stock_rows(session, workspace_id, [pid for pid, product in items if product.stock])
-    for product_id, product in items:
-        _set_stock(session, workspace_id, product_id, product.stock, source, now, stock)
+    restocked = [pid for pid, product in items if _set_stock(session, workspace_id, pid, product.stock, source, now,
+                                                             stock)]  # fmt: skip
     session.flush()
-    index_products(session, workspace_id, [existing[product_id] for product_id in dict.fromkeys(ids)])
+    index_products(session, workspace_id, list(changed.values()))
+    refresh_availability(session, workspace_id, [pid for pid in restocked if pid not in changed])
     return len(items)
+
+
+def _unchanged(row: Product, product: ProductIn) -> bool:
+    """Whether storing `product` would leave `row` as it is (stock is compared apart)."""
+    return (
+        row.title == product.title and row.description == product.description and row.brand == product.brand
+        and row.category_path == list(product.category) and row.price == product.price
+        and row.sale_price == product.sale_price and row.cost == product.cost and row.currency == product.currency
+        and row.attributes == product.attributes and row.image_urls == list(product.image_urls)
+        and row.language == product.language and row.active == product.active and row.parent_id == product.parent_id
+    )  # fmt: skip
 
 
 def _stock_rows(session: Session, workspace_id: str, product_ids: list[str]) -> dict[tuple[str, str], ProductStock]:
@@ -111,7 +127,9 @@ def _set_stock(
     source: str,
     now: datetime,
     current: dict[tuple[str, str], ProductStock],
-) -> None:
+) -> bool:
+    """Set the levels given; returns whether any changed."""
+    changed = False
     for location, quantity in levels.items():
         row = current.get((product_id, location))
         old = row.quantity if row else None
@@ -126,6 +144,8 @@ def _set_stock(
             row.quantity, row.updated_at = quantity, now
         session.add(CatalogChange(workspace_id=workspace_id, product_id=product_id, field="stock", location=location,
                                   old_value=old, new_value=quantity, source=source, at=now))  # fmt: skip
+        changed = True
+    return changed
 
 
 def set_stock(session: Session, workspace_id: str, updates: list[StockUpdate], *, source: str = "api") -> int:

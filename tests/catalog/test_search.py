@@ -211,3 +211,20 @@ def test_broad_searches_rank_candidates_and_estimate_facets(
         ["en-boots"], ["en-running"], ["en-mug"]]  # fmt: skip
     # deep pages widen the candidates: every page of a broad search has a product
     assert all(_ids(_search(store, shop, q="shoes", limit=1, offset=i)) for i in range(3))
+
+
+def test_an_unchanged_product_is_left_alone(store: Store, shop: str) -> None:
+    from afinidad.catalog.service import get_product, history
+
+    with store.reader() as session:
+        before = get_product(session, shop, "es-camion")
+    with store.session() as session:  # the same product again, as a daily feed sends it
+        upsert_products(session, shop, [("es-camion", ProductIn(**SHOP["es-camion"]))])
+    with store.reader() as session:
+        assert get_product(session, shop, "es-camion")["updated_at"] == before["updated_at"]
+        assert len(history(session, shop, "es-camion")) == 2  # price and stock when created, nothing since
+    with store.session() as session:  # only the stock differs: the product stays, search sees the new stock
+        upsert_products(session, shop, [("es-camion", ProductIn(**(SHOP["es-camion"] | {"stock": {"madrid": 0}})))])
+    with store.reader() as session:
+        assert get_product(session, shop, "es-camion")["updated_at"] == before["updated_at"]
+    assert "es-camion" in _ids(_search(store, shop, in_stock=False))
