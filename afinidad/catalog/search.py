@@ -199,6 +199,8 @@ def search_catalog(session: Session, workspace_id: str, query: SearchQuery) -> d
     params["window"] = window + 1
     relevance = bool(terms) and query.sort == "relevance"
     order = "score DESC, id" if relevance else _ORDER.get(query.sort, "title, id")
+    if postgres and terms:
+        return _search_postgres(session, workspace_id, query, terms, params, order, window)
     ranked = "SELECT * FROM a"
     if relevance:  # the title/brand/category matches join the candidates, wherever the index holds them
         top = _plan(terms, query, params, postgres, tier=True)
@@ -223,6 +225,62 @@ def search_catalog(session: Session, workspace_id: str, query: SearchQuery) -> d
     return _response(session, workspace_id, query, terms, rows, total, sample=seen)
 
 
+def _search_postgres(
+    session: Session,
+    workspace_id: str,
+    query: SearchQuery,
+    terms: list[QueryTerm],
+    params: dict[str, Any],
+    order: str,
+    window: int,
+) -> dict[str, Any]:
+    """PostgreSQL visits each matching row once: one scan of the matches (`every`) feeds the exact total, the
+    facet sample (`a`), the candidates, and the page; ranks are computed for the candidates only."""
+    params["tsquery_top"] = _tsquery(terms, weights="ABC")
+    filters = " AND ".join(["ps.workspace_id = :ws", "ps.document @@ q.q", *_filters(query, params, True)])
+    relevance = query.sort == "relevance"
+    page_from = "m" if relevance else "every"
+    # `every` is kept narrow (the scan is the cost); other columns are fetched for the few rows that need them
+    wide = "" if relevance else ", ps.product_id AS id, ps.title, ps.price, ps.updated_at, CAST(0 AS FLOAT) AS score"
+    candidates = (
+        "SELECT rid FROM a UNION SELECT rid FROM (SELECT rid FROM every WHERE top LIMIT :cap) t"
+        if relevance else "SELECT rid FROM a WHERE false"
+    )  # fmt: skip
+    statement = (
+        "WITH q AS (SELECT to_tsquery('simple', :tsquery) AS q, to_tsquery('simple', :tsquery_top) AS top), "
+        f"every AS MATERIALIZED (SELECT ps.id AS rid, ps.document @@ q.top AS top{wide} "
+        f"FROM product_search ps CROSS JOIN q WHERE {filters}), "
+        "a AS MATERIALIZED (SELECT e.rid, ps.brand, ps.category, ps.price, ps.in_stock "
+        "FROM (SELECT rid FROM every LIMIT :window) e JOIN product_search ps ON ps.id = e.rid), "
+        f"c AS MATERIALIZED ({candidates}), "
+        "m AS MATERIALIZED (SELECT ps.product_id AS id, ps.title, ps.price, ps.updated_at, "
+        "CAST(ts_rank(ps.document, q.q) AS FLOAT) AS score FROM c JOIN product_search ps ON ps.id = c.rid "
+        "CROSS JOIN q) "
+    )
+    parts = [
+        f"SELECT 'hit' AS kind, id AS k, score AS v, ROW_NUMBER() OVER (ORDER BY {order}) AS n "
+        f"FROM (SELECT id, score, price, updated_at, title FROM {page_from} ORDER BY {order} "
+        "LIMIT :limit OFFSET :offset) hits",
+        f"SELECT 'total', CAST(NULL AS VARCHAR(20)), {_NO_VALUE}, COUNT(*) FROM every",
+        *(_facet_parts() if query.facets else []),
+    ]
+    rows = session.execute(text(statement + " UNION ALL ".join(parts)), params).all()
+    total = next(int(row.n) for row in rows if row.kind == "total")
+    sample = None if total <= window else sum(int(row.n) for row in rows if row.kind == "stock")
+    return _response(session, workspace_id, query, terms, rows, total, sample=sample)
+
+
+def _facet_parts() -> list[str]:
+    """The facets of the matches `a` (all of them, or the sample of a broad search)."""
+    return [
+        f"SELECT * FROM (SELECT 'brand' AS kind, brand AS k, CAST(NULL AS FLOAT) AS v, COUNT(*) AS n FROM a "
+        f"WHERE brand IS NOT NULL GROUP BY brand ORDER BY COUNT(*) DESC, brand LIMIT {_BRAND_FACET_SIZE}) b",
+        f"SELECT 'category', category, {_NO_VALUE}, COUNT(*) FROM a GROUP BY category",
+        f"SELECT 'price', CAST({price_bucket_sql('price')} AS VARCHAR(20)), {_NO_VALUE}, COUNT(*) FROM a GROUP BY 2",
+        f"SELECT 'stock', CASE WHEN in_stock THEN 'yes' ELSE 'no' END, {_NO_VALUE}, COUNT(*) FROM a GROUP BY 2",
+    ]
+
+
 _ANY_IN_STOCK = {False: "MAX(in_stock) AS in_stock", True: "BOOL_OR(in_stock) AS in_stock"}
 
 
@@ -236,14 +294,7 @@ def _statement(matches: str, ranked: str, order: str, facets: bool) -> str:
         f"SELECT 'total', CAST(NULL AS VARCHAR(20)), {_NO_VALUE}, COUNT(*) FROM a",
     ]
     if facets:
-        parts += [
-            f"SELECT * FROM (SELECT 'brand' AS kind, brand AS k, CAST(NULL AS FLOAT) AS v, COUNT(*) AS n FROM a "
-            f"WHERE brand IS NOT NULL GROUP BY brand ORDER BY COUNT(*) DESC, brand LIMIT {_BRAND_FACET_SIZE}) b",
-            f"SELECT 'category', category, {_NO_VALUE}, COUNT(*) FROM a GROUP BY category",
-            f"SELECT 'price', CAST({price_bucket_sql('price')} AS VARCHAR(20)), {_NO_VALUE}, COUNT(*) "
-            "FROM a GROUP BY 2",
-            f"SELECT 'stock', CASE WHEN in_stock THEN 'yes' ELSE 'no' END, {_NO_VALUE}, COUNT(*) FROM a GROUP BY 2",
-        ]
+        parts += _facet_parts()
     return f"WITH a AS MATERIALIZED ({matches}), m AS MATERIALIZED ({ranked}) " + " UNION ALL ".join(parts)
 
 
