@@ -6,6 +6,7 @@ generator), so `afinidad demo` works on a fresh machine with nothing configured.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    data_dir: Path = Field(
+        default=Path("../shared/data"), description="Where public evaluation data sets live (MovieLens, ...)."
+    )
 
 
 @lru_cache(maxsize=1)
