@@ -19,7 +19,7 @@ from afinidad.api import problems
 from afinidad.api.dependencies import Platform
 from afinidad.api.metrics import Metrics
 from afinidad.api.ratelimit import RateLimiter
-from afinidad.api.routers import catalog, ops, privacy, profiles, tracking, workspace
+from afinidad.api.routers import catalog, ops, privacy, profiles, recommendations, tracking, workspace
 from afinidad.settings import Settings, get_settings
 from afinidad.store.engine import Store
 from afinidad.store.migrate import upgrade
@@ -109,7 +109,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app = FastAPI(title="Afinidad", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     metrics = Metrics()
     problems.install(app)
-    for router in (tracking.router, profiles.router, catalog.router, privacy.router, workspace.router, ops.router):
+    for router in (
+        tracking.router,
+        profiles.router,
+        catalog.router,
+        privacy.router,
+        recommendations.router,
+        workspace.router,
+        ops.router,
+    ):
         app.include_router(router)
 
     app.add_middleware(ObserveRequests, metrics=metrics)

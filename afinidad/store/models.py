@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -282,3 +283,43 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))  # privacy.export | privacy.erase | privacy.retention
     subject: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict] = mapped_column(default=dict)
+
+
+class ModelVersion(Base):
+    """A trained recommender: its item-to-item weights (a compressed numpy archive), how it was trained, and
+    how it scored on a time split of the workspace's own events. One per workspace and kind is active."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_active", "workspace_id", "kind", "active"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))  # personal
+    algorithm: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict] = mapped_column(default=dict)
+    metrics: Mapped[dict] = mapped_column(default=dict)
+    trained_at: Mapped[datetime]
+    events_until: Mapped[datetime | None]
+    users: Mapped[int] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Decision(Base):
+    """Every choice shown to someone: who, where, what (with scores and reasons), by which model, in what
+    context. Outcome events that carry the `decision_id` are joined to it later."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_workspace", "workspace_id", "at"),
+                      Index("ix_decisions_profile", "workspace_id", "profile_id"))  # fmt: skip
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    profile_id: Mapped[str | None] = mapped_column(String(40))
+    slot: Mapped[str] = mapped_column(String(40))
+    policy: Mapped[str] = mapped_column(String(40))  # personal | popular (cold start or no consent)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    items: Mapped[list] = mapped_column(Json, default=list)
+    context: Mapped[dict] = mapped_column(default=dict)
+    at: Mapped[datetime]

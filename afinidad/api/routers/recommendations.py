@@ -1,0 +1,31 @@
+"""Recommendations for a person, with a reason per item and a `decision_id` to report outcomes with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from afinidad.api.dependencies import Platform, platform, secret_caller
+from afinidad.recommend.serving import Request, recommend
+from afinidad.workspaces.service import Caller
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+
+@router.get("/{identifier}", summary="Products for this person now, each with a reason (logged as a decision)")
+def recommendations(
+    identifier: str,
+    n: int = Query(10, description="How many, 1 to 100."),
+    slot: str = Query("home", description="Where they are shown: home, product, cart, email..."),
+    lang: str | None = Query(None, max_length=35, description="Language of the reasons (default: the profile's)."),
+    category: str | None = Query(None, max_length=1000, description="Only this category and those under it."),
+    in_stock: bool = Query(True, description="Only products in stock (untracked stock counts as in stock)."),
+    caller: Caller = Depends(secret_caller),
+    p: Platform = Depends(platform),
+) -> dict[str, Any]:
+    """An unknown person gets the popular products (a cold start), not an error. Without `personalization`
+    consent, everyone gets the popular products."""
+    request = Request(identifier=identifier, n=n, slot=slot, language=lang, category=category, in_stock=in_stock)
+    with p.store.session() as session:
+        return recommend(session, caller.workspace_id, request, context={"lang": lang, "category": category})

@@ -1,0 +1,46 @@
+"""A trained model as stored: item ids, a sparse item x item weight matrix (each item's strongest links
+only), and item popularity for cold starts. One format for every algorithm keeps serving to one sparse
+product, whatever trained it."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from afinidad.recommend.models.neighbours import keep_top
+
+LINKS_PER_ITEM = 200
+
+
+@dataclass(frozen=True)
+class ItemModel:
+    item_ids: np.ndarray  # labels (product ids), position = code
+    weights: sp.csr_matrix  # row: the item a person has; column: the item it recommends
+    popularity: np.ndarray  # people who had each item
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {str(item): code for code, item in enumerate(self.item_ids)}
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        w = self.weights.tocsr()
+        np.savez_compressed(buffer, item_ids=self.item_ids.astype(str), data=w.data, indices=w.indices,
+                            indptr=w.indptr, shape=np.array(w.shape), popularity=self.popularity)  # fmt: skip
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ItemModel:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as parts:
+            weights = sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=tuple(parts["shape"]))
+            return cls(parts["item_ids"], weights, parts["popularity"])
+
+
+def sparse_weights(dense_or_sparse: np.ndarray | sp.spmatrix, links: int = LINKS_PER_ITEM) -> sp.csr_matrix:
+    """Keep each item's `links` strongest positive links (what can lift a recommendation)."""
+    matrix = sp.csr_matrix(np.maximum(dense_or_sparse, 0) if isinstance(dense_or_sparse, np.ndarray)
+                           else dense_or_sparse.maximum(0))  # fmt: skip
+    return keep_top(matrix, links)

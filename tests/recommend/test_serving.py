@@ -1,0 +1,157 @@
+"""Recommendations served by the real API, on SQLite and PostgreSQL, from a model trained on the workspace's
+own events (the demo shop's simulated shoppers): filters, reasons, consent, session awareness, cold start,
+bad input, and the decision log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from afinidad.catalog.products import StockUpdate
+from afinidad.catalog.service import set_stock, upsert_products
+from afinidad.demo.loader import demo_products
+from afinidad.demo.simulator import simulate
+from afinidad.recommend.training import activate, train_personal, versions
+from afinidad.settings import Settings
+from afinidad.store.engine import Store
+from afinidad.store.models import Decision
+from afinidad.tracking.bulk import import_messages
+from afinidad.tracking.importer import ImportedMessage
+from afinidad.workspaces.service import CreatedWorkspace, create_workspace
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def shop(store: Store) -> Iterator[CreatedWorkspace]:
+    with store.session() as session:
+        created = create_workspace(session, f"shop-{uuid.uuid4().hex[:8]}")
+        upsert_products(session, created.id, demo_products(7))
+    messages = (ImportedMessage(line=i + 1, message=m) for i, m in enumerate(simulate(seed=7, shoppers=150, days=20)))
+    report = import_messages(store, created.id, messages, Settings(), chunk_size=2000)
+    assert report.stored > 3000
+    trained = train_personal(store, created.id)
+    assert trained.algorithm == "EASE" and trained.metrics["ndcg10"] > trained.metrics["popularity_ndcg10"]
+    yield created
+
+
+def _get(server: Server, shop: CreatedWorkspace, who: str, **params: Any) -> Any:
+    with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
+        return client.get(f"/v1/recommendations/{who}", params=params)
+
+
+def _buyer(store: Store, shop: CreatedWorkspace) -> str:
+    from afinidad.store.models import Event
+
+    with store.reader() as session:
+        return session.execute(
+            select(Event.profile_id).where(Event.workspace_id == shop.id, Event.event == "Order Completed").limit(1)
+        ).scalar_one()
+
+
+def test_personal_recommendations_filter_and_explain(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    buyer = _buyer(store, shop)
+    body = _get(server, shop, buyer, n=8, slot="home").json()
+    assert body["policy"] == "personal" and body["personalized"] is True and len(body["items"]) == 8
+    assert all(item["reason"] for item in body["items"])
+    assert any(item["reason"].startswith("Because you") for item in body["items"])
+    from afinidad.profiles.service import timeline
+
+    with store.reader() as session:
+        events, _ = timeline(session, shop.id, buyer, limit=500)
+        stock = {p: s for p, s in _stock(session, shop.id).items()}
+    bought = {line["product_id"] for e in events if e["event"] == "Order Completed"
+              for line in e["properties"].get("products", [])}  # fmt: skip
+    shown = [item["product_id"] for item in body["items"]]
+    assert not set(shown) & bought  # never what they already bought
+    assert all(stock[p] for p in shown)  # only products in stock
+    spanish = _get(server, shop, buyer, n=8, lang="es").json()["items"]
+    assert any(item["reason"].startswith("Porque") for item in spanish)
+    with store.reader() as session:  # the decision is logged with what was shown
+        decision = session.get(Decision, body["decision_id"])
+        assert decision is not None and [i["product_id"] for i in decision.items] == shown
+        assert decision.model_version == versions(session, shop.id)[0]["id"] and decision.slot == "home"
+
+
+def _stock(session: Any, workspace_id: str) -> dict[str, bool]:
+    from sqlalchemy import text
+
+    rows = session.execute(text("SELECT product_id, in_stock FROM product_search WHERE workspace_id = :ws"),
+                           {"ws": workspace_id})  # fmt: skip
+    return {pid: bool(flag) for pid, flag in rows}
+
+
+def test_a_sold_out_product_disappears_at_once(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    buyer = _buyer(store, shop)
+    first = _get(server, shop, buyer, n=3).json()["items"][0]["product_id"]
+    with store.session() as session:
+        set_stock(session, shop.id, [StockUpdate(product_id=first, location=loc, quantity=0)
+                                     for loc in ("online", "madrid")])  # fmt: skip
+    assert first not in [i["product_id"] for i in _get(server, shop, buyer, n=20).json()["items"]]
+    assert first in [i["product_id"] for i in _get(server, shop, buyer, n=100, in_stock=False).json()["items"]]
+
+
+def test_this_sessions_views_change_the_next_answer(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    newcomer = f"visitor-{uuid.uuid4().hex[:8]}"
+    cold = _get(server, shop, newcomer, n=5).json()
+    assert cold["policy"] == "popular" and cold["profile_id"] is None  # unknown: a cold start, not an error
+    assert all(item["reason"] == "Popular in the shop right now" for item in cold["items"])
+    with server.client() as client:
+        for product in ("P10031", "P10032"):
+            sent = client.post(
+                "/v1/track",
+                json={"anonymousId": newcomer, "event": "Product Viewed", "properties": {"product_id": product}},
+                auth=(shop.write_key, ""),
+            )
+            assert sent.status_code == 200
+    warm = _get(server, shop, newcomer, n=5).json()
+    assert warm["policy"] == "personal" and warm["items"] != cold["items"]
+    assert any("Because you viewed" in item["reason"] for item in warm["items"])
+
+
+def test_without_consent_the_answer_is_not_personal(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    buyer = _buyer(store, shop)
+    with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
+        assert (
+            client.put(f"/v1/profiles/{buyer}/consent", json={"purposes": {"personalization": False}}).status_code
+            == 200
+        )
+        body = client.get(f"/v1/recommendations/{buyer}").json()
+        assert body["policy"] == "popular" and all(i["reason"].startswith("Popular") for i in body["items"])
+        client.put(f"/v1/profiles/{buyer}/consent", json={"purposes": {"personalization": True}})
+    assert _get(server, shop, buyer).json()["policy"] == "personal"
+
+
+def _decisions(store: Store, shop: CreatedWorkspace) -> int:
+    with store.reader() as session:
+        counted = select(func.count()).select_from(Decision).where(Decision.workspace_id == shop.id)
+        return session.execute(counted).scalar_one()
+
+
+def test_bad_requests_are_refused_and_log_nothing(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    with store.reader() as session:
+        before = session.execute(
+            select(func.count()).select_from(Decision).where(Decision.workspace_id == shop.id)
+        ).scalar_one()
+    for params, field in [({"n": 0}, "n"), ({"n": 101}, "n"), ({"n": "ten"}, "n")]:
+        response = _get(server, shop, "anyone", **params)
+        assert response.status_code in (400, 422), response.text
+        assert response.json()["errors"][0]["field"].endswith(field)
+    with store.reader() as session:
+        after = session.execute(
+            select(func.count()).select_from(Decision).where(Decision.workspace_id == shop.id)
+        ).scalar_one()
+    assert after == before
+
+
+def test_roll_back_to_an_earlier_version(store: Store, shop: CreatedWorkspace) -> None:
+    newer = train_personal(store, shop.id)
+    with store.session() as session:
+        listed = versions(session, shop.id)
+        assert listed[0]["id"] == newer.version and listed[0]["active"] and not listed[1]["active"]
+        activate(session, shop.id, listed[1]["id"])
+    with store.reader() as session:
+        assert [v["active"] for v in versions(session, shop.id)][:2] == [False, True]
