@@ -65,6 +65,9 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                 if path == "/v1/privacy/audit":  # entries name subjects by digest only
                     assert len(owner.json()["data"]) == 1 and stranger.json()["data"] == [], url
                     break
+                if path == "/v1/recommendations/report":  # aggregates only: counts, no identifiers
+                    assert stranger.status_code == 200 and "rows" in owner.json(), url
+                    break
                 if path == "/v1/workspace/settings":
                     assert owner.json()["event_retention_days"] == 7, url
                     assert stranger.json()["event_retention_days"] is None, url

@@ -155,3 +155,31 @@ def test_roll_back_to_an_earlier_version(store: Store, shop: CreatedWorkspace) -
         activate(session, shop.id, listed[1]["id"])
     with store.reader() as session:
         assert [v["active"] for v in versions(session, shop.id)][:2] == [False, True]
+
+
+def test_outcomes_carrying_the_decision_id_show_in_the_report(
+    server: Server, store: Store, shop: CreatedWorkspace
+) -> None:
+    buyer = _buyer(store, shop)
+    shown = [_get(server, shop, buyer, n=3, slot="email").json() for _ in range(4)]
+    clicked, bought = shown[0], shown[1]
+    product = clicked["items"][0]["product_id"]
+    with server.client() as client:
+        for message in (
+            {"event": "Product Clicked", "properties": {"product_id": product, "decision_id": clicked["decision_id"]}},
+            {"event": "Product Clicked", "properties": {"product_id": product, "decision_id": clicked["decision_id"]}},
+            {"event": "Order Completed", "properties": {"order_id": f"o-{uuid.uuid4().hex[:6]}", "revenue": 42.5,
+             "decision_id": bought["decision_id"], "products": [{"product_id": product, "price": 42.5}]}},
+            {"event": "Product Clicked", "properties": {"product_id": product, "decision_id": "dec_unknown"}},
+        ):  # fmt: skip
+            sent = client.post("/v1/track", json={"userId": f"u-{uuid.uuid4().hex[:6]}", **message},
+                               auth=(shop.write_key, ""))  # fmt: skip
+            assert sent.status_code == 200
+    with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
+        report = client.get("/v1/recommendations/report").json()
+    rows = [row for row in report["rows"] if row["slot"] == "email"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["decisions"], row["clicked"], row["ordered"], row["revenue"]) == (4, 1, 1, 42.5)
+    assert row["ctr"] == 0.25 and row["conversion"] == 0.25 and row["policy"] == "personal"
+    assert row["model_version"] == shown[0]["model_version"]

@@ -5,12 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
-from afinidad.api.dependencies import Platform, platform, secret_caller
+from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
+from afinidad.recommend.report import outcome_report
 from afinidad.recommend.serving import Request, recommend
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+
+@router.get("/report", summary="Click-through and conversion per slot and model version")
+def report(
+    days: int = Query(30, ge=1, le=366),
+    caller: Caller = Depends(secret_caller),
+    session: Session = Depends(read_session),
+) -> dict[str, Any]:
+    """Decisions joined to the `Product Clicked` and `Order Completed` events that carry their `decision_id`."""
+    return outcome_report(session, caller.workspace_id, days)
 
 
 @router.get("/{identifier}", summary="Products for this person now, each with a reason (logged as a decision)")
