@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         catalog.router,
         privacy.router,
         recommendations.router,
+        recommendations.products,
         workspace.router,
         ops.router,
     ):

@@ -20,6 +20,7 @@ class ItemModel:
     item_ids: np.ndarray  # labels (product ids), position = code
     weights: sp.csr_matrix  # row: the item a person has; column: the item it recommends
     popularity: np.ndarray  # people who had each item
+    together: sp.csr_matrix | None = None  # bought together: item -> items that share its baskets (lift)
 
     @property
     def index(self) -> dict[str, int]:
@@ -28,15 +29,19 @@ class ItemModel:
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         w = self.weights.tocsr()
+        t = (self.together if self.together is not None else sp.csr_matrix(w.shape, dtype=np.float32)).tocsr()
         np.savez_compressed(buffer, item_ids=self.item_ids.astype(str), data=w.data, indices=w.indices,
-                            indptr=w.indptr, shape=np.array(w.shape), popularity=self.popularity)  # fmt: skip
+                            indptr=w.indptr, shape=np.array(w.shape), popularity=self.popularity,
+                            t_data=t.data, t_indices=t.indices, t_indptr=t.indptr)  # fmt: skip
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> ItemModel:
         with np.load(io.BytesIO(blob), allow_pickle=False) as parts:
             weights = sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]), shape=tuple(parts["shape"]))
-            return cls(parts["item_ids"], weights, parts["popularity"])
+            together = sp.csr_matrix((parts["t_data"], parts["t_indices"], parts["t_indptr"]),
+                                     shape=tuple(parts["shape"]))  # fmt: skip
+            return cls(parts["item_ids"], weights, parts["popularity"], together)
 
 
 def sparse_weights(dense_or_sparse: np.ndarray | sp.spmatrix, links: int = LINKS_PER_ITEM) -> sp.csr_matrix:

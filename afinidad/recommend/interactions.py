@@ -112,7 +112,7 @@ def movielens_100k(folder: Path) -> Interactions:
 
 
 # Online Retail rows that are not a customer choosing a product (postage, fees, manual lines, vouchers).
-_NOT_PRODUCTS = {"POST", "DOT", "C2", "M", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "B", "PADS"}
+NOT_PRODUCTS = {"POST", "DOT", "C2", "M", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "B", "PADS"}
 
 
 def online_retail(path: Path) -> Interactions:
@@ -122,7 +122,7 @@ def online_retail(path: Path) -> Interactions:
     with _open(path) as handle:
         for row in csv.DictReader(handle):
             customer, code = row["CustomerID"].strip(), row["StockCode"].strip().upper()
-            if not customer or row["InvoiceNo"].startswith(("C", "A")) or code in _NOT_PRODUCTS:
+            if not customer or row["InvoiceNo"].startswith(("C", "A")) or code in NOT_PRODUCTS:
                 continue
             if code.startswith("GIFT_") or float(row["Quantity"]) <= 0:
                 continue

@@ -12,6 +12,8 @@ _TEMPLATES = {
         "wished": "Because you saved {title}",
         "popular": "Popular in the shop right now",
         "popular_in": "Popular in {category}",
+        "together": "Often bought with {title}",
+        "similar": "Shoppers who liked {title} also liked this",
     },
     "es": {
         "viewed": "Porque viste {title}",
@@ -21,6 +23,8 @@ _TEMPLATES = {
         "wished": "Porque guardaste {title}",
         "popular": "Lo más popular de la tienda ahora",
         "popular_in": "Popular en {category}",
+        "together": "Se compra a menudo con {title}",
+        "similar": "A quien le gustó {title} también le gustó esto",
     },
 }
 
@@ -38,3 +42,8 @@ def because(action: str, title: str, tag: str | None) -> str:
 def popular(tag: str | None, category: str | None = None) -> str:
     templates = _TEMPLATES[language(tag)]
     return templates["popular_in"].format(category=category) if category else templates["popular"]
+
+
+def about(kind: str, title: str, tag: str | None) -> str:
+    """The reason for an item shown beside a product: `together` or `similar`."""
+    return _TEMPLATES[language(tag)][kind].format(title=title)

@@ -23,7 +23,7 @@ from afinidad.profiles.service import find_profile_id, member_profile_ids
 from afinidad.recommend import reasons
 from afinidad.recommend.artifacts import ItemModel
 from afinidad.recommend.training import PRODUCT_EVENTS, products_of
-from afinidad.store.models import Decision, Event, ModelVersion, Profile
+from afinidad.store.models import Decision, Event, ModelVersion, Product, Profile
 
 SESSION = timedelta(hours=2)  # what someone did this recently weighs double: the session shapes the answer
 HISTORY = 500  # the latest product events read per person
@@ -207,3 +207,53 @@ def _titles(session: Session, workspace_id: str, product_ids: list[str]) -> dict
         {"ws": workspace_id, "ids": sorted(set(product_ids))},
     )
     return dict(rows.all())
+
+
+PRODUCT_LISTS = {"bought-together": "together", "similar": "similar"}
+
+
+def for_product(
+    session: Session,
+    workspace_id: str,
+    product_id: str,
+    kind: str,
+    *,
+    n: int = 10,
+    in_stock: bool = True,
+    language: str | None = None,
+    slot: str = "product",
+) -> dict:
+    """Products to show beside `product_id`: bought with it (lift over baskets) or liked by the same people
+    (the personal model's item-to-item weights). An unknown product is a 404; a known one the model has not
+    seen yet gets an empty list, not an error."""
+    _check(Request(identifier=product_id, n=n, slot=slot))
+    title = session.execute(
+        select(Product.title).where(Product.workspace_id == workspace_id, Product.id == product_id)
+    ).scalar()
+    if title is None:
+        raise NotFound("No product has this id in this workspace.")
+    allowed = _catalog(session, workspace_id, Request(identifier=product_id, in_stock=in_stock))
+    loaded = MODELS.active(session, workspace_id)
+    items: list[dict[str, Any]] = []
+    version = None
+    if loaded is not None:
+        version, model, index = loaded
+        code = index.get(product_id)
+        matrix = model.together if kind == "bought-together" else model.weights
+        if code is not None and matrix is not None:
+            row = matrix[code]
+            for column in row.indices[np.argsort(-row.data, kind="stable")]:
+                candidate = str(model.item_ids[column])
+                if candidate == product_id or candidate not in allowed:
+                    continue
+                items.append({"product_id": candidate, "title": allowed[candidate][0],
+                              "score": round(float(matrix[code, column]), 6),
+                              "reason": reasons.about(PRODUCT_LISTS[kind], title, language)})  # fmt: skip
+                if len(items) == n:
+                    break
+    decision = "dec_" + uuid.uuid4().hex[:20]
+    session.add(Decision(id=decision, workspace_id=workspace_id, profile_id=None, slot=slot, policy=kind,
+                         model_version=version, items=items, context={"product_id": product_id},
+                         at=datetime.now(UTC).replace(tzinfo=None)))  # fmt: skip
+    return {"decision_id": decision, "product_id": product_id, "kind": kind, "model_version": version,
+            "items": items}  # fmt: skip

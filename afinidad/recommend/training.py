@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.errors import Conflict, NotFound
 from afinidad.recommend.artifacts import ItemModel, sparse_weights
+from afinidad.recommend.baskets import basket_matrix, lift_matrix
 from afinidad.recommend.evaluation import Candidate, evaluate
 from afinidad.recommend.interactions import Interactions, from_columns
 from afinidad.recommend.models import Ease, Popularity, Rp3Beta
@@ -40,8 +41,11 @@ def products_of(event: str | None, properties: dict[str, Any] | None) -> list[st
     return found
 
 
-def workspace_interactions(session: Session, workspace_id: str) -> tuple[Interactions, datetime | None]:
-    """The workspace's product interactions (per unified profile), and the time of the latest."""
+def workspace_interactions(
+    session: Session, workspace_id: str, baskets: list[list[str]] | None = None
+) -> tuple[Interactions, datetime | None]:
+    """The workspace's product interactions (per unified profile), and the time of the latest. When
+    `baskets` is given, each order's products are appended to it."""
     users, items, times = [], [], []
     latest = None
     rows = session.execute(
@@ -50,7 +54,10 @@ def workspace_interactions(session: Session, workspace_id: str) -> tuple[Interac
         .execution_options(yield_per=5000)
     )
     for profile_id, event, properties, at in rows:
-        for product in products_of(event, properties):
+        products = products_of(event, properties)
+        if baskets is not None and event == "Order Completed" and products:
+            baskets.append(products)
+        for product in products:
             users.append(profile_id)
             items.append(product)
             times.append(at.replace(tzinfo=UTC).timestamp())
@@ -78,8 +85,9 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
     """Train, measure and store a new personal model version, and make it the active one."""
     step = on_step or (lambda _: None)
     step("reading events")
+    orders: list[list[str]] = []
     with store.reader() as session:
-        data, latest = workspace_interactions(session, workspace_id)
+        data, latest = workspace_interactions(session, workspace_id, orders)
     if len(data) < MIN_INTERACTIONS:
         raise Conflict(f"Only {len(data)} product interactions: a model needs at least {MIN_INTERACTIONS}.")
     chosen = _algorithm(data.shape[1])
@@ -90,7 +98,10 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
     model = chosen.build(**measured.params).fit(data.matrix())
     weights = model.weights if isinstance(model, Ease) else model.similarity
     popularity = np.asarray((data.matrix() > 0).sum(axis=0)).ravel().astype(np.float32)
-    artifact = ItemModel(data.item_ids, sparse_weights(weights), popularity).to_bytes()
+    step("finding what is bought together")
+    index = {str(item): code for code, item in enumerate(data.item_ids)}
+    together = lift_matrix(basket_matrix(([index[p] for p in order if p in index] for order in orders), len(index)))
+    artifact = ItemModel(data.item_ids, sparse_weights(weights), popularity, together).to_bytes()
     metrics = {"ndcg10": round(measured.ndcg10, 4), "recall20": round(measured.recall20, 4),
                "map10": round(measured.map10, 4), "coverage": round(measured.coverage, 4),
                "popularity_ndcg10": round(results["popularity"].ndcg10, 4)}  # fmt: skip

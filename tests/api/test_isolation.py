@@ -55,7 +55,7 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
-            if path.startswith("/v1/catalog/"):
+            if path.startswith(("/v1/catalog/", "/v1/products/")):
                 identifiers = (marker,)  # the product's id
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)

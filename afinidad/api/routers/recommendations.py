@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
 from afinidad.recommend.report import outcome_report
-from afinidad.recommend.serving import Request, recommend
+from afinidad.recommend.serving import Request, for_product, recommend
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -41,3 +41,29 @@ def recommendations(
     request = Request(identifier=identifier, n=n, slot=slot, language=lang, category=category, in_stock=in_stock)
     with p.store.session() as session:
         return recommend(session, caller.workspace_id, request, context={"lang": lang, "category": category})
+
+
+products = APIRouter(prefix="/v1/products", tags=["recommendations"])
+
+
+def _beside(kind: str):  # type: ignore[no-untyped-def]
+    def endpoint(
+        product_id: str,
+        n: int = Query(10, description="How many, 1 to 100."),
+        slot: str = Query("product"),
+        lang: str | None = Query(None, max_length=35),
+        in_stock: bool = Query(True),
+        caller: Caller = Depends(secret_caller),
+        p: Platform = Depends(platform),
+    ) -> dict[str, Any]:
+        with p.store.session() as session:
+            return for_product(session, caller.workspace_id, product_id, kind, n=n, in_stock=in_stock,
+                               language=lang, slot=slot)  # fmt: skip
+
+    return endpoint
+
+
+products.get("/{product_id}/bought-together", summary="Often bought with this product (lift over baskets)")(
+    _beside("bought-together")
+)
+products.get("/{product_id}/similar", summary="Liked by the same shoppers as this product")(_beside("similar"))
