@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         privacy.router,
         recommendations.router,
         recommendations.products,
+        recommendations.trends,
         workspace.router,
         ops.router,
     ):

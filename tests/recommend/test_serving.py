@@ -205,3 +205,25 @@ def test_bought_together_and_similar_beside_a_product(server: Server, store: Sto
     # 150 shoppers over 20 days place ~160 orders: thin, so only some companions show (6 of 40 measured);
     # recovery on a richer simulation is tested in test_baskets
     assert found >= 3
+
+
+def test_trending_follows_what_people_turn_to_now(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    headers = {"Authorization": f"Bearer {shop.secret_key}"}
+    with server.client(headers=headers) as client:
+        before = client.get("/v1/trending", params={"n": 5, "days": 7}).json()
+        assert len(before["items"]) == 5 and all(i["reason"] for i in before["items"])
+        quiet = [i for i in client.get("/v1/trending", params={"n": 100, "days": 7}).json()["items"]][-1]
+        # a burst of orders today for a product that was quiet: it climbs, and is marked as rising fast
+        for _ in range(40):
+            message = {"userId": f"u-{uuid.uuid4().hex[:6]}", "event": "Order Completed",
+                       "properties": {"order_id": uuid.uuid4().hex[:8], "revenue": 10,
+                                      "products": [{"product_id": quiet["product_id"], "price": 10}]}}  # fmt: skip
+            assert client.post("/v1/track", json=message, auth=(shop.write_key, "")).status_code == 200
+        after = client.get("/v1/trending", params={"n": 5, "days": 7, "lang": "es"}).json()
+        top = after["items"][0]
+        assert before["items"][0]["score"] < 120, before  # 40 orders x 3 outweigh the simulated week
+        assert top["product_id"] == quiet["product_id"] and top["rising"] >= 2 and top["reason"] == "Subiendo rápido"
+        category = client.get("/v1/trending", params={"n": 3, "category": "Books"}).json()["items"]
+        assert category and all(i["reason"] in ("Trending in Books this week", "Rising fast") for i in category)
+        assert client.get("/v1/trending", params={"n": 0}).status_code in (400, 422)
+        assert client.get("/v1/trending", params={"days": 365}).status_code in (400, 422)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
 from afinidad.recommend.report import outcome_report
 from afinidad.recommend.serving import Request, for_product, recommend
+from afinidad.recommend.trending import trending
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -67,3 +68,21 @@ products.get("/{product_id}/bought-together", summary="Often bought with this pr
     _beside("bought-together")
 )
 products.get("/{product_id}/similar", summary="Liked by the same shoppers as this product")(_beside("similar"))
+
+
+trends = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+@trends.get("/trending", summary="What people are turning to now (time-decayed, with how fast it rises)")
+def get_trending(
+    n: int = Query(10, description="How many, 1 to 100."),
+    days: int = Query(7, description="The window, 1 to 90 days."),
+    category: str | None = Query(None, max_length=1000),
+    location: str | None = Query(None, max_length=100, description="A city, from the events' context."),
+    lang: str | None = Query(None, max_length=35),
+    caller: Caller = Depends(secret_caller),
+    p: Platform = Depends(platform),
+) -> dict[str, Any]:
+    with p.store.session() as session:
+        return trending(session, caller.workspace_id, n=n, days=days, category=category, location=location,
+                        lang=lang)  # fmt: skip
