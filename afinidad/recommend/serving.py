@@ -39,7 +39,8 @@ class Request:
     language: str | None = None
     category: str | None = None
     in_stock: bool = True
-    exclude_bought: bool = True
+    exclude_bought: bool = True  # except products marked `attributes.repeat_purchase` (coffee, pet food)
+    max_per_category: int | None = None  # diversity: at most this many from one category
 
 
 class _Models:
@@ -126,6 +127,7 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
     personal = profile_id is not None and may_use(session, workspace_id, profile_id, "personalization")
     history = _history(session, workspace_id, profile_id) if personal and profile_id else []
     bought = {product for product, action, _ in history if action == "bought"} if request.exclude_bought else set()
+    bought -= _repeat_purchase(session, workspace_id, bought)
     candidates = [pid for pid in allowed if pid not in bought]
     items: list[dict[str, Any]] = []
     policy = "popular"
@@ -143,7 +145,7 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
         ranked.sort(key=lambda entry: (-entry[0], -entry[1], entry[2]))
         titles = {pid: allowed.get(pid, (pid, None))[0] for pid, _, _ in history}
         titles.update(_titles(session, workspace_id, [p for p, _, _ in history if p not in allowed]))
-        for personal_score, _, pid in ranked[: request.n]:
+        for personal_score, _, pid in _diverse(ranked, allowed, request):
             if personal_score > 0 and why is not None:
                 source, action = why[index[pid]]
                 reason = reasons.because(action, titles.get(source, source), tag)
@@ -162,6 +164,36 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
     return {"decision_id": decision, "profile_id": profile_id, "slot": request.slot, "policy": policy,
             "model_version": version, "items": items,
             "personalized": policy == "personal"}  # fmt: skip
+
+
+def _diverse(
+    ranked: list[tuple[float, float, str]], allowed: dict[str, tuple[str, str | None]], request: Request
+) -> list[tuple[float, float, str]]:
+    """The first `n` of the ranking, at most `max_per_category` from any one category."""
+    if request.max_per_category is None:
+        return ranked[: request.n]
+    taken: dict[str | None, int] = {}
+    chosen = []
+    for entry in ranked:
+        category = allowed[entry[2]][1]
+        if taken.get(category, 0) >= request.max_per_category:
+            continue
+        taken[category] = taken.get(category, 0) + 1
+        chosen.append(entry)
+        if len(chosen) == request.n:
+            break
+    return chosen
+
+
+def _repeat_purchase(session: Session, workspace_id: str, product_ids: set[str]) -> set[str]:
+    """Of these products, those people buy again and again (`attributes.repeat_purchase` is true)."""
+    if not product_ids:
+        return set()
+    rows = session.execute(
+        select(Product.id, Product.attributes).where(Product.workspace_id == workspace_id,
+                                                     Product.id.in_(sorted(product_ids)))
+    )  # fmt: skip
+    return {pid for pid, attributes in rows if (attributes or {}).get("repeat_purchase") is True}
 
 
 def _personal_scores(

@@ -227,3 +227,30 @@ def test_trending_follows_what_people_turn_to_now(server: Server, store: Store, 
         assert category and all(i["reason"] in ("Trending in Books this week", "Rising fast") for i in category)
         assert client.get("/v1/trending", params={"n": 0}).status_code in (400, 422)
         assert client.get("/v1/trending", params={"days": 365}).status_code in (400, 422)
+
+
+def test_diversity_cap_and_repeat_purchases(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    from afinidad.store.models import Product
+
+    buyer = _buyer(store, shop)
+    with store.reader() as session:
+        categories = dict(
+            session.execute(select(Product.id, Product.category).where(Product.workspace_id == shop.id)).all()
+        )
+        repeat = {pid for pid, attrs in session.execute(select(Product.id, Product.attributes)
+                  .where(Product.workspace_id == shop.id)) if attrs.get("repeat_purchase")}  # fmt: skip
+    capped = _get(server, shop, buyer, n=12, max_per_category=2).json()["items"]
+    counts: dict[str, int] = {}
+    for item in capped:
+        counts[categories[item["product_id"]]] = counts.get(categories[item["product_id"]], 0) + 1
+    assert len(capped) == 12 and max(counts.values()) <= 2
+    # a consumable the person bought may come back; other purchases never do
+    from afinidad.profiles.service import timeline
+
+    with store.reader() as session:
+        events, _ = timeline(session, shop.id, buyer, limit=500)
+    bought = {line["product_id"] for e in events if e["event"] == "Order Completed"
+              for line in e["properties"].get("products", [])}  # fmt: skip
+    shown = {item["product_id"] for item in _get(server, shop, buyer, n=100, in_stock=False).json()["items"]}
+    assert not (shown & bought) - repeat
+    assert repeat & bought <= shown or not (repeat & bought)

@@ -34,12 +34,23 @@ def recommendations(
     lang: str | None = Query(None, max_length=35, description="Language of the reasons (default: the profile's)."),
     category: str | None = Query(None, max_length=1000, description="Only this category and those under it."),
     in_stock: bool = Query(True, description="Only products in stock (untracked stock counts as in stock)."),
+    max_per_category: int | None = Query(
+        None, ge=1, le=100, description="Diversity: at most this many from one category."
+    ),
     caller: Caller = Depends(secret_caller),
     p: Platform = Depends(platform),
 ) -> dict[str, Any]:
     """An unknown person gets the popular products (a cold start), not an error. Without `personalization`
     consent, everyone gets the popular products."""
-    request = Request(identifier=identifier, n=n, slot=slot, language=lang, category=category, in_stock=in_stock)
+    request = Request(
+        identifier=identifier,
+        n=n,
+        slot=slot,
+        language=lang,
+        category=category,
+        in_stock=in_stock,
+        max_per_category=max_per_category,
+    )
     with p.store.session() as session:
         return recommend(session, caller.workspace_id, request, context={"lang": lang, "category": category})
 
