@@ -96,8 +96,11 @@ def _history(session: Session, workspace_id: str, profile_id: str) -> list[tuple
     ]
 
 
-def _catalog(session: Session, workspace_id: str, request: Request) -> dict[str, tuple[str, str | None]]:
-    """The products that may be shown: id -> (title, category), active (indexed), in stock if asked."""
+def _catalog(
+    session: Session, workspace_id: str, request: Request, *, only: list[str] | None = None, limit: int | None = None
+) -> dict[str, tuple[str, str | None]]:
+    """The products that may be shown: id -> (title, category); active (indexed), in stock if asked, in the
+    category if asked; among `only` when given, at most `limit` when given."""
     clauses = ["workspace_id = :ws"]
     params: dict[str, Any] = {"ws": workspace_id}
     if request.in_stock:
@@ -105,8 +108,15 @@ def _catalog(session: Session, workspace_id: str, request: Request) -> dict[str,
     if request.category:
         clauses.append("(category = :category OR category LIKE :under)")
         params["category"], params["under"] = request.category, request.category + " > %"
+    if only is not None:
+        if not only:
+            return {}
+        names = {f"id_{i}": pid for i, pid in enumerate(only)}
+        params.update(names)
+        clauses.append(f"product_id IN ({', '.join(':' + name for name in names)})")
+    tail = f" ORDER BY product_id LIMIT {int(limit)}" if limit is not None else ""
     rows = session.execute(
-        text(f"SELECT product_id, title, category FROM product_search WHERE {' AND '.join(clauses)}"), params
+        text(f"SELECT product_id, title, category FROM product_search WHERE {' AND '.join(clauses)}{tail}"), params
     )
     return {pid: (title, category) for pid, title, category in rows}
 
@@ -122,40 +132,33 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
     if profile_id and tag is None:
         traits = session.execute(select(Profile.traits).where(Profile.id == profile_id)).scalar() or {}
         tag = traits.get("language") or traits.get("locale")
-    allowed = _catalog(session, workspace_id, request)
     loaded = MODELS.active(session, workspace_id)
     personal = profile_id is not None and may_use(session, workspace_id, profile_id, "personalization")
     history = _history(session, workspace_id, profile_id) if personal and profile_id else []
     bought = {product for product, action, _ in history if action == "bought"} if request.exclude_bought else set()
     bought -= _repeat_purchase(session, workspace_id, bought)
-    candidates = [pid for pid in allowed if pid not in bought]
     items: list[dict[str, Any]] = []
-    policy = "popular"
+    policy, version = "popular", None
     if loaded is not None:
         version, model, index = loaded
-        scores, why = _personal_scores(model, index, history) if history else (None, None)
-        if scores is not None:
+        weights = _history_weights(index, history)
+        scores = model.weights[list(weights)].T @ np.fromiter(weights.values(), dtype=np.float32) if weights else None
+        if scores is not None and scores.max(initial=0) > 0:
             policy = "personal"
-        base = model.popularity.astype(np.float64)
-        ranked = []
-        for pid in candidates:
-            code = index.get(pid)
-            personal_score = scores[code] if scores is not None and code is not None else 0.0
-            ranked.append((personal_score, base[code] if code is not None else 0.0, pid))
-        ranked.sort(key=lambda entry: (-entry[0], -entry[1], entry[2]))
-        titles = {pid: allowed.get(pid, (pid, None))[0] for pid, _, _ in history}
-        titles.update(_titles(session, workspace_id, [p for p, _, _ in history if p not in allowed]))
-        for personal_score, _, pid in _diverse(ranked, allowed, request):
-            if personal_score > 0 and why is not None:
-                source, action = why[index[pid]]
+        chosen = _choose(session, workspace_id, model, scores, bought, request)
+        titles = _titles(session, workspace_id, list({product for product, _, _ in history}))
+        for code, title in chosen:
+            score = float(scores[code]) if scores is not None else 0.0
+            if score > 0:
+                source, action = _strongest(model, code, weights, history, index)
                 reason = reasons.because(action, titles.get(source, source), tag)
             else:
                 reason = reasons.popular(tag)
-            items.append({"product_id": pid, "title": allowed[pid][0], "score": round(float(personal_score or 0), 6),
+            items.append({"product_id": str(model.item_ids[code]), "title": title, "score": round(score, 6),
                           "reason": reason})  # fmt: skip
     else:
-        version = None
-        for pid in sorted(candidates)[: request.n]:
+        allowed = _catalog(session, workspace_id, request, limit=request.n + len(bought))
+        for pid in [pid for pid in allowed if pid not in bought][: request.n]:
             items.append({"product_id": pid, "title": allowed[pid][0], "score": 0.0, "reason": reasons.popular(tag)})
     decision = "dec_" + uuid.uuid4().hex[:20]
     session.add(Decision(id=decision, workspace_id=workspace_id, profile_id=profile_id, slot=request.slot,
@@ -164,25 +167,6 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
     return {"decision_id": decision, "profile_id": profile_id, "slot": request.slot, "policy": policy,
             "model_version": version, "items": items,
             "personalized": policy == "personal"}  # fmt: skip
-
-
-def _diverse(
-    ranked: list[tuple[float, float, str]], allowed: dict[str, tuple[str, str | None]], request: Request
-) -> list[tuple[float, float, str]]:
-    """The first `n` of the ranking, at most `max_per_category` from any one category."""
-    if request.max_per_category is None:
-        return ranked[: request.n]
-    taken: dict[str | None, int] = {}
-    chosen = []
-    for entry in ranked:
-        category = allowed[entry[2]][1]
-        if taken.get(category, 0) >= request.max_per_category:
-            continue
-        taken[category] = taken.get(category, 0) + 1
-        chosen.append(entry)
-        if len(chosen) == request.n:
-            break
-    return chosen
 
 
 def _repeat_purchase(session: Session, workspace_id: str, product_ids: set[str]) -> set[str]:
@@ -196,34 +180,76 @@ def _repeat_purchase(session: Session, workspace_id: str, product_ids: set[str])
     return {pid for pid, attributes in rows if (attributes or {}).get("repeat_purchase") is True}
 
 
-def _personal_scores(
-    model: ItemModel, index: dict[str, int], history: list[tuple[str, str, datetime]]
-) -> tuple[np.ndarray | None, dict[int, tuple[str, str]] | None]:
-    """Scores over the model's items from the person's history (recent events weigh double), and for each
-    item the history entry that lifted it most (its reason)."""
+def _history_weights(index: dict[str, int], history: list[tuple[str, str, datetime]]) -> dict[int, float]:
+    """Model item code -> weight of the person's history: 2 for this session's items, 1 for older ones."""
     if not history:
-        return None, None
+        return {}
     newest = history[0][2]
-    weight: dict[int, float] = {}
-    action_of: dict[int, tuple[str, str]] = {}
-    for product, action, at in history:
+    weights: dict[int, float] = {}
+    for product, _, at in history:
         code = index.get(product)
-        if code is None:
-            continue
-        weight[code] = max(weight.get(code, 0.0), 2.0 if newest - at <= SESSION else 1.0)
-        action_of.setdefault(code, (product, action))
-    if not weight:
-        return None, None
-    codes = np.fromiter(weight, dtype=np.int64)
-    values = np.fromiter(weight.values(), dtype=np.float64)
-    contributions = model.weights[codes].multiply(values[:, None]).tocsc()  # rows: history items
-    scores = np.asarray(contributions.sum(axis=0)).ravel()
-    why: dict[int, tuple[str, str]] = {}
-    for column in np.flatnonzero(scores > 0):
-        start, end = contributions.indptr[column], contributions.indptr[column + 1]
-        strongest = contributions.indices[start:end][np.argmax(contributions.data[start:end])]
-        why[int(column)] = action_of[int(codes[strongest])]
-    return scores, why
+        if code is not None:
+            weights[code] = max(weights.get(code, 0.0), 2.0 if newest - at <= SESSION else 1.0)
+    return weights
+
+
+CHUNK = 64  # candidates checked against the live catalog per query
+
+
+def _choose(
+    session: Session,
+    workspace_id: str,
+    model: ItemModel,
+    scores: np.ndarray | None,
+    bought: set[str],
+    request: Request,
+) -> list[tuple[int, str]]:
+    """Walk the model's items best first (personal score, then popularity) and keep those the live catalog
+    allows (active, in stock, in the category), that were not bought, within the diversity cap. Only the
+    walked items are looked up, a chunk at a time, so the cost does not grow with the catalog."""
+    popularity = model.popularity.astype(np.float64)
+    if scores is not None and scores.max(initial=0) > 0:
+        key = np.asarray(scores, dtype=np.float64) * (popularity.max() + 1.0) + popularity
+    else:
+        key = popularity
+    order = np.argsort(-key, kind="stable")
+    chosen: list[tuple[int, str]] = []
+    per_category: dict[str | None, int] = {}
+    for start in range(0, len(order), CHUNK):
+        codes = order[start : start + CHUNK]
+        ids = [str(model.item_ids[code]) for code in codes]
+        allowed = _catalog(session, workspace_id, request, only=ids)
+        for code, pid in zip(codes.tolist(), ids, strict=True):
+            if pid not in allowed or pid in bought:
+                continue
+            title, category = allowed[pid]
+            if request.max_per_category is not None:
+                if per_category.get(category, 0) >= request.max_per_category:
+                    continue
+                per_category[category] = per_category.get(category, 0) + 1
+            chosen.append((code, title))
+            if len(chosen) == request.n:
+                return chosen
+    return chosen
+
+
+def _strongest(
+    model: ItemModel,
+    code: int,
+    weights: dict[int, float],
+    history: list[tuple[str, str, datetime]],
+    index: dict[str, int],
+) -> tuple[str, str]:
+    """The history entry that lifted item `code` most: the reason's subject."""
+    best, best_value = None, 0.0
+    for source, weight in weights.items():
+        value = float(model.weights[source, code]) * weight
+        if value > best_value:
+            best, best_value = source, value
+    for product, action, _ in history:
+        if index.get(product) == best:
+            return product, action
+    return history[0][0], history[0][1]
 
 
 _TITLES = text(
@@ -264,7 +290,6 @@ def for_product(
     ).scalar()
     if title is None:
         raise NotFound("No product has this id in this workspace.")
-    allowed = _catalog(session, workspace_id, Request(identifier=product_id, in_stock=in_stock))
     loaded = MODELS.active(session, workspace_id)
     items: list[dict[str, Any]] = []
     version = None
@@ -274,8 +299,10 @@ def for_product(
         matrix = model.together if kind == "bought-together" else model.weights
         if code is not None and matrix is not None:
             row = matrix[code]
-            for column in row.indices[np.argsort(-row.data, kind="stable")]:
-                candidate = str(model.item_ids[column])
+            ranked = row.indices[np.argsort(-row.data, kind="stable")]  # at most the row's kept links
+            names = [str(model.item_ids[column]) for column in ranked]
+            allowed = _catalog(session, workspace_id, Request(identifier=product_id, in_stock=in_stock), only=names)
+            for column, candidate in zip(ranked.tolist(), names, strict=True):
                 if candidate == product_id or candidate not in allowed:
                     continue
                 items.append({"product_id": candidate, "title": allowed[candidate][0],
