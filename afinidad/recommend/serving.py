@@ -208,11 +208,10 @@ def _choose(
     allows (active, in stock, in the category), that were not bought, within the diversity cap. Only the
     walked items are looked up, a chunk at a time, so the cost does not grow with the catalog."""
     popularity = model.popularity.astype(np.float64)
-    if scores is not None and scores.max(initial=0) > 0:
-        key = np.asarray(scores, dtype=np.float64) * (popularity.max() + 1.0) + popularity
+    if scores is not None and scores.max(initial=0) > 0:  # personal score first, popularity breaks ties
+        order = np.lexsort((-popularity, -np.asarray(scores, dtype=np.float64)))
     else:
-        key = popularity
-    order = np.argsort(-key, kind="stable")
+        order = np.argsort(-popularity, kind="stable")
     chosen: list[tuple[int, str]] = []
     per_category: dict[str | None, int] = {}
     for start in range(0, len(order), CHUNK):

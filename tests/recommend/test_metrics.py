@@ -68,3 +68,19 @@ def test_sparse_models_fit_a_100k_item_catalog() -> None:
     model = Rp3Beta(neighbours=50).fit(train)
     assert model.similarity.shape == (100_000, 100_000) and model.similarity.nnz <= 100_000 * 50
     assert top_k(model, train, np.arange(5), 10).shape == (5, 10)
+
+
+def test_a_small_personal_score_still_outranks_popularity(store, workspace) -> None:  # type: ignore[no-untyped-def]
+    from afinidad.catalog.products import ProductIn
+    from afinidad.catalog.service import upsert_products
+    from afinidad.recommend.artifacts import ItemModel
+    from afinidad.recommend.serving import Request, _choose
+
+    with store.session() as session:
+        upsert_products(session, workspace.id, [(p, ProductIn(title=p, price="1", currency="EUR")) for p in "abc"])
+    model = ItemModel(np.array(["a", "b", "c"]), sp.csr_matrix((3, 3), dtype=np.float32),
+                      np.array([1000.0, 500.0, 1.0], dtype=np.float32))  # fmt: skip
+    scores = np.array([0.0, 0.0, 0.0001])  # RP3beta-sized: a probability, not a count
+    with store.reader() as session:
+        chosen = _choose(session, workspace.id, model, scores, set(), Request(identifier="x", n=3))
+    assert [model.item_ids[code] for code, _ in chosen] == ["c", "a", "b"]
