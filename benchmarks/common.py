@@ -297,7 +297,7 @@ class KeepAliveConnection:
     httpx.AsyncClient is not used to generate concurrent load: with 50 connections it spends so much CPU in
     its own pool (encode/httpx#3215) that on a 2-core machine it, not the server, sets the pace (measured
     here: 156 req/s against `/healthz` with httpx, 873 req/s with this client, same server). This client
-    does only what the benchmark needs: send a request with a body, read a Content-Length or chunked
+    does only what the benchmark needs: send a GET, or a POST with a body, read a Content-Length or chunked
     response, reconnect when the server closes the connection."""
 
     def __init__(self, host: str, port: int, headers: dict[str, str], timeout: float = 120.0) -> None:
@@ -316,13 +316,17 @@ class KeepAliveConnection:
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         """(status, body) of one POST; a connection the server closed while idle is reopened once. A server
         that does not answer within the timeout raises TimeoutError (an OSError)."""
-        return await asyncio.wait_for(self._post(path, body), self._timeout)
+        return await asyncio.wait_for(self._send("POST", path, body), self._timeout)
 
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """(status, body) of one GET, as `post`."""
+        return await asyncio.wait_for(self._send("GET", path, None), self._timeout)
+
+    async def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        length = f"Content-Length: {len(body)}\r\n" if body is not None else ""
         request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._head}"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{self._head}{length}\r\n"
+        ).encode() + (body or b"")
         for attempt in range(2):
             reader, writer = await self._connect()
             writer.write(request)
@@ -333,7 +337,7 @@ class KeepAliveConnection:
             await self.close()
             if attempt:
                 break
-        raise ConnectionError(f"the server closed the connection without answering POST {path}")
+        raise ConnectionError(f"the server closed the connection without answering {method} {path}")
 
     async def _response(self, reader: asyncio.StreamReader, status_line: bytes) -> tuple[int, bytes]:
         status = int(status_line.split(b" ", 2)[1])
