@@ -147,10 +147,11 @@ def recommend(session: Session, workspace_id: str, request: Request, context: di
             policy = "personal"
         chosen = _choose(session, workspace_id, model, scores, bought, request)
         titles = _titles(session, workspace_id, list({product for product, _, _ in history}))
+        lifted_by = _strongest(model, [code for code, _ in chosen], weights, history, index)
         for code, title in chosen:
             score = float(scores[code]) if scores is not None else 0.0
-            if score > 0:
-                source, action = _strongest(model, code, weights, history, index)
+            if score > 0 and code in lifted_by:
+                source, action = lifted_by[code]
                 reason = reasons.because(action, titles.get(source, source), tag)
             else:
                 reason = reasons.popular(tag)
@@ -234,21 +235,27 @@ def _choose(
 
 def _strongest(
     model: ItemModel,
-    code: int,
+    codes: list[int],
     weights: dict[int, float],
     history: list[tuple[str, str, datetime]],
     index: dict[str, int],
-) -> tuple[str, str]:
-    """The history entry that lifted item `code` most: the reason's subject."""
-    best, best_value = None, 0.0
-    for source, weight in weights.items():
-        value = float(model.weights[source, code]) * weight
-        if value > best_value:
-            best, best_value = source, value
+) -> dict[int, tuple[str, str]]:
+    """For each chosen item, the history entry that lifted it most (the reason's subject): one sparse slice
+    (history items x chosen items) and an argmax per column."""
+    if not weights or not codes:
+        return {}
+    sources = list(weights)
+    lifts = model.weights[sources][:, codes].toarray() * np.fromiter(weights.values(), dtype=np.float64)[:, None]
+    first_seen: dict[int, tuple[str, str]] = {}
     for product, action, _ in history:
-        if index.get(product) == best:
-            return product, action
-    return history[0][0], history[0][1]
+        code = index.get(product)
+        if code is not None:
+            first_seen.setdefault(code, (product, action))  # the newest event of that product
+    found = {}
+    for column, code in enumerate(codes):
+        if lifts[:, column].max(initial=0) > 0:
+            found[code] = first_seen[sources[int(np.argmax(lifts[:, column]))]]
+    return found
 
 
 _TITLES = text(
