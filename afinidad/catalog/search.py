@@ -154,16 +154,11 @@ class _Plan:
 def _plan(
     terms: list[QueryTerm], query: SearchQuery, params: dict[str, Any], postgres: bool, *, tier: bool = False
 ) -> _Plan:
-    """`tier`: match only in title, brand and category (the first tier of a broad search)."""
+    """A browse (no terms) on either store, or a full-text search on SQLite (PostgreSQL's is
+    `_search_postgres`). `tier`: match only in title, brand and category (the first tier of a broad search)."""
     filters = _filters(query, params, postgres)
     if not terms:
         return _Plan("product_search ps", "0.0", ["ps.workspace_id = :ws", *filters], "product_search ps")
-    if postgres:
-        name = "tsquery_top" if tier else "tsquery"
-        params[name] = _tsquery(terms, weights="ABC" if tier else "")
-        source = f"product_search ps CROSS JOIN to_tsquery('simple', :{name}) AS q"
-        conditions = ["ps.workspace_id = :ws", "ps.document @@ q", *filters]
-        return _Plan(source, "ts_rank(ps.document, q)", conditions, source)
     # CROSS JOIN pins the order: the full-text matches drive the join, whatever the planner's statistics.
     name = "match_top" if tier else "match"
     params[name] = f"{{title brand category}} : ({_fts5_match(terms)})" if tier else _fts5_match(terms)
@@ -194,19 +189,19 @@ def search_catalog(session: Session, workspace_id: str, query: SearchQuery) -> d
     terms = query_terms(query.q, _languages(session, workspace_id, query), prefix=query.prefix) if query.q else []
     if query.q and not terms:
         return _empty(query)
-    plan = _plan(terms, query, params, postgres)
     window = max(EXACT_LIMIT, query.offset + query.limit)
     params["window"] = window + 1
     relevance = bool(terms) and query.sort == "relevance"
     order = "score DESC, id" if relevance else _ORDER.get(query.sort, "title, id")
     if postgres and terms:
         return _search_postgres(session, workspace_id, query, terms, params, order, window)
+    plan = _plan(terms, query, params, postgres)
     ranked = "SELECT * FROM a"
     if relevance:  # the title/brand/category matches join the candidates, wherever the index holds them
         top = _plan(terms, query, params, postgres, tier=True)
         ranked = (
             "SELECT id, MAX(title) AS title, MAX(brand) AS brand, MAX(category) AS category, "
-            f"MAX(updated_at) AS updated_at, MAX(price) AS price, MAX(score) AS score, {_ANY_IN_STOCK[postgres]} "
+            "MAX(updated_at) AS updated_at, MAX(price) AS price, MAX(score) AS score, MAX(in_stock) AS in_stock "
             f"FROM (SELECT * FROM ({_matches(top, ' LIMIT :cap')}) t UNION ALL SELECT * FROM a) c GROUP BY id"
         )
     rows = session.execute(text(_statement(_matches(plan, " LIMIT :window"), ranked, order, query.facets)), params)
@@ -236,7 +231,7 @@ def _search_postgres(
 ) -> dict[str, Any]:
     """PostgreSQL visits each matching row once: one scan of the matches (`every`) feeds the exact total, the
     facet sample (`a`), the candidates, and the page; ranks are computed for the candidates only."""
-    params["tsquery_top"] = _tsquery(terms, weights="ABC")
+    params["tsquery"], params["tsquery_top"] = _tsquery(terms), _tsquery(terms, weights="ABC")
     filters = " AND ".join(["ps.workspace_id = :ws", "ps.document @@ q.q", *_filters(query, params, True)])
     relevance = query.sort == "relevance"
     page_from = "m" if relevance else "every"
@@ -279,9 +274,6 @@ def _facet_parts() -> list[str]:
         f"SELECT 'price', CAST({price_bucket_sql('price')} AS VARCHAR(20)), {_NO_VALUE}, COUNT(*) FROM a GROUP BY 2",
         f"SELECT 'stock', CASE WHEN in_stock THEN 'yes' ELSE 'no' END, {_NO_VALUE}, COUNT(*) FROM a GROUP BY 2",
     ]
-
-
-_ANY_IN_STOCK = {False: "MAX(in_stock) AS in_stock", True: "BOOL_OR(in_stock) AS in_stock"}
 
 
 def _statement(matches: str, ranked: str, order: str, facets: bool) -> str:
