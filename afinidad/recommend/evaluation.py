@@ -6,6 +6,9 @@
 3. Full ranking over every trained item, the user's training items excluded, binary relevance; users with
    no test interaction are not scored.
 4. Figures: NDCG@10, Recall@20, MAP@10, catalog coverage (of the top 10) and novelty (of the top 10).
+
+Steps 2 to 4 are `evaluate_split`, shared with the second protocol (`folds`: MovieLens's u1..u5 folds in
+place of step 1).
 """
 
 from __future__ import annotations
@@ -97,11 +100,23 @@ def evaluate(
 ) -> list[Result]:
     """Run the protocol on `data`; one result per model, in the order given."""
     train, test = time_split(data)
+    return evaluate_split(train, test, models if models is not None else candidates(data.shape[1]), on_step)
+
+
+def evaluate_split(
+    train: Interactions,
+    test: Interactions,
+    models: Iterable[Candidate],
+    on_step: Callable[[str], None] | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Steps 2 to 4 of the protocol on a (train, test) pair however it was made: each protocol (this time
+    split, the shipped folds in `folds`) only decides the pair, so models are tuned and scored one way."""
     fit_part, validation = time_split(train)
     train_m, test_m = train.matrix(), test.matrix()
     fit_m, validation_m = fit_part.matrix(), validation.matrix()
     results = []
-    for candidate in models if models is not None else candidates(data.shape[1]):
+    for candidate in models:
         best, best_ndcg = candidate.grid[0], None
         if len(candidate.grid) > 1:
             for setting in candidate.grid:
@@ -118,4 +133,6 @@ def evaluate(
         figures = _score(model, train_m, test_m)
         results.append(Result(candidate.label, model.params(), fit_seconds=seconds, baseline=candidate.baseline,
                               validation_ndcg10=best_ndcg, **figures))  # fmt: skip
+        if on_result:
+            on_result(results[-1])
     return results

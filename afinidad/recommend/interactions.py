@@ -111,6 +111,29 @@ def movielens_100k(folder: Path) -> Interactions:
     return from_columns(data[:, 0].astype(str), data[:, 1].astype(str), data[:, 3].astype(np.float64))
 
 
+MOVIELENS_FOLDS = ("u1", "u2", "u3", "u4", "u5")
+
+
+def movielens_100k_folds(folder: Path) -> list[tuple[Interactions, Interactions]]:
+    """The five (`uN.base`, `uN.test`) pairs MovieLens ships for 5-fold cross validation: disjoint test
+    sets, 80,000 / 20,000 ratings each. Coded with `movielens_100k`'s user and item labels, so one code means
+    the same movie in every fold and in `u.data`, whatever a fold happens to leave out."""
+    whole = movielens_100k(folder)
+
+    def read(name: str) -> Interactions:
+        rows = np.loadtxt(folder / name, dtype=np.int64)
+        users = np.searchsorted(whole.user_ids, rows[:, 0].astype(str))
+        items = np.searchsorted(whole.item_ids, rows[:, 1].astype(str))
+        if not (np.isin(rows[:, 0].astype(str), whole.user_ids).all() and
+                np.isin(rows[:, 1].astype(str), whole.item_ids).all()):  # fmt: skip
+            raise InvalidInput(f"{name} holds users or items that u.data does not.",
+                               [FieldProblem(name, "not a MovieLens 100k fold of this u.data")])  # fmt: skip
+        return Interactions(users.astype(np.int32), items.astype(np.int32), rows[:, 3].astype(np.float64),
+                            whole.user_ids, whole.item_ids)  # fmt: skip
+
+    return [(read(f"{fold}.base"), read(f"{fold}.test")) for fold in MOVIELENS_FOLDS]
+
+
 # Online Retail rows that are not a customer choosing a product (postage, fees, manual lines, vouchers).
 NOT_PRODUCTS = {"POST", "DOT", "C2", "M", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "B", "PADS"}
 
