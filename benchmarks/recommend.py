@@ -869,8 +869,7 @@ def profile_recommend(database: Database, workspace_id: str, shop: Shop, plan: P
 
     def one(identifier: str) -> None:
         with store.session() as session:
-            recommend(session, workspace_id, Request(identifier=identifier, n=RECOMMENDED, in_stock=True),
-                      context={"lang": None, "category": None})  # fmt: skip
+            recommend(session, workspace_id, Request(identifier=identifier, n=RECOMMENDED, in_stock=True))
 
     try:
         with progress_bar() as progress:

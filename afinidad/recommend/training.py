@@ -4,6 +4,7 @@ and stored as a new active model version (the previous one stays, for roll back)
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from afinidad.errors import Conflict, NotFound
+from afinidad.recommend import context
 from afinidad.recommend.artifacts import ItemModel, sparse_weights
 from afinidad.recommend.baskets import basket_matrix, lift_matrix
 from afinidad.recommend.evaluation import Candidate, evaluate
@@ -22,7 +24,7 @@ from afinidad.recommend.interactions import Interactions, from_columns
 from afinidad.recommend.models import Ease, Popularity, Rp3Beta
 from afinidad.recommend.models.ease import MAX_ITEMS
 from afinidad.store.engine import Store
-from afinidad.store.models import Event, ModelVersion
+from afinidad.store.models import Event, ModelVersion, Product
 
 PRODUCT_EVENTS = ("Product Viewed", "Product Clicked", "Product Added", "Product Added to Wishlist", "Order Completed")
 MIN_INTERACTIONS = 20
@@ -41,22 +43,45 @@ def products_of(event: str | None, properties: dict[str, Any] | None) -> list[st
     return found
 
 
+class ContextRows:
+    """The context values of each interaction, column-wise and with repeated strings shared, so that a
+    million interactions stay a few hundred megabytes at most."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[str | None]] = {name: [] for name in context.SINGLE}
+
+    def add(self, values: dict[str, str], times: int) -> None:
+        for name, column in self.columns.items():
+            value = values.get(name)
+            column.extend([sys.intern(value) if value is not None else None] * times)
+
+
 def workspace_interactions(
-    session: Session, workspace_id: str, baskets: list[list[str]] | None = None
+    session: Session,
+    workspace_id: str,
+    baskets: list[list[str]] | None = None,
+    contexts: ContextRows | None = None,
 ) -> tuple[Interactions, datetime | None]:
     """The workspace's product interactions (per unified profile), and the time of the latest. When
-    `baskets` is given, each order's products are appended to it."""
+    `baskets` is given, each order's products are appended to it; when `contexts` is, each interaction's
+    context values (in the order of the interactions read)."""
     users, items, times = [], [], []
     latest = None
+    columns = [Event.profile_id, Event.event, Event.properties, Event.timestamp]
+    if contexts is not None:
+        columns.append(Event.enrichment)
     rows = session.execute(
-        select(Event.profile_id, Event.event, Event.properties, Event.timestamp)
+        select(*columns)
         .where(Event.workspace_id == workspace_id, Event.event.in_(PRODUCT_EVENTS), Event.profile_id.is_not(None))
         .execution_options(yield_per=5000)
     )
-    for profile_id, event, properties, at in rows:
+    for row in rows:
+        profile_id, event, properties, at = row[:4]
         products = products_of(event, properties)
         if baskets is not None and event == "Order Completed" and products:
             baskets.append(products)
+        if contexts is not None and products:
+            contexts.add(context.of_event(row[4]), len(products))
         for product in products:
             users.append(profile_id)
             items.append(product)
@@ -86,8 +111,11 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
     step = on_step or (lambda _: None)
     step("reading events")
     orders: list[list[str]] = []
+    contexts = ContextRows()
     with store.reader() as session:
-        data, latest = workspace_interactions(session, workspace_id, orders)
+        data, latest = workspace_interactions(session, workspace_id, orders, contexts)
+        category_of = dict(session.execute(select(Product.id, Product.category).where(
+            Product.workspace_id == workspace_id)).all())  # fmt: skip
     if len(data) < MIN_INTERACTIONS:
         raise Conflict(f"Only {len(data)} product interactions: a model needs at least {MIN_INTERACTIONS}.")
     chosen = _algorithm(data.shape[1])
@@ -101,10 +129,14 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
     step("finding what is bought together")
     index = {str(item): code for code, item in enumerate(data.item_ids)}
     together = lift_matrix(basket_matrix(([index[p] for p in order if p in index] for order in orders), len(index)))
-    artifact = ItemModel(data.item_ids, sparse_weights(weights), popularity, together).to_bytes()
+    step("learning which context matters")
+    item_category, categories, affinity = learn_context(data, contexts, category_of)
+    artifact = ItemModel(data.item_ids, sparse_weights(weights), popularity, together, item_category, categories,
+                         affinity).to_bytes()  # fmt: skip
     metrics = {"ndcg10": round(measured.ndcg10, 4), "recall20": round(measured.recall20, 4),
                "map10": round(measured.map10, 4), "coverage": round(measured.coverage, 4),
-               "popularity_ndcg10": round(results["popularity"].ndcg10, 4)}  # fmt: skip
+               "popularity_ndcg10": round(results["popularity"].ndcg10, 4),
+               "context": affinity.summary()}  # fmt: skip
     version = "mv_" + uuid.uuid4().hex[:20]
     step("storing the model version")
     with store.session() as session:
@@ -119,6 +151,19 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
                                  events_until=latest, users=data.shape[0], items=data.shape[1], active=True,
                                  artifact=artifact))  # fmt: skip
     return Trained(version, chosen.label, metrics, data.shape[0], data.shape[1])
+
+
+def learn_context(
+    data: Interactions, contexts: ContextRows, category_of: dict[str, str]
+) -> tuple[np.ndarray, tuple[str, ...], context.ContextAffinity]:
+    """Each item's category (at the level context is learned at), and the context lifts per category."""
+    level = context.rollup(sorted({c for c in category_of.values() if c}))
+    categories = tuple(sorted(set(level.values())))
+    code = {name: position for position, name in enumerate(categories)}
+    item_category = np.fromiter((code.get(level.get(category_of.get(str(item), ""), ""), -1)
+                                 for item in data.item_ids), np.int32, len(data.item_ids))  # fmt: skip
+    affinity = context.ContextAffinity().fit(item_category[data.items], data.times, contexts.columns, len(categories))
+    return item_category, categories, affinity
 
 
 def versions(session: Session, workspace_id: str) -> list[dict[str, Any]]:

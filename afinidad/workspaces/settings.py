@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.consent.purposes import Purpose
 from afinidad.errors import FieldProblem, InvalidInput
+from afinidad.recommend.slots import SlotRules
 from afinidad.workspaces.service import get_workspace
 
 
@@ -21,6 +22,9 @@ class WorkspaceSettings(BaseModel):
     )
     consent_defaults: dict[Purpose, bool] = Field(
         default_factory=dict, description="Consent assumed per purpose when the person has not chosen."
+    )
+    recommendation_slots: dict[Annotated[str, Field(min_length=1, max_length=40)], SlotRules] = Field(
+        default_factory=dict, description="Rules per recommendation slot (home, product, cart, email...)."
     )
 
 

@@ -74,7 +74,8 @@ def test_a_small_personal_score_still_outranks_popularity(store, workspace) -> N
     from afinidad.catalog.products import ProductIn
     from afinidad.catalog.service import upsert_products
     from afinidad.recommend.artifacts import ItemModel
-    from afinidad.recommend.serving import Request, _choose
+    from afinidad.recommend.serving import _choose
+    from afinidad.recommend.slots import SlotRules
 
     with store.session() as session:
         upsert_products(session, workspace.id, [(p, ProductIn(title=p, price="1", currency="EUR")) for p in "abc"])
@@ -82,5 +83,5 @@ def test_a_small_personal_score_still_outranks_popularity(store, workspace) -> N
                       np.array([1000.0, 500.0, 1.0], dtype=np.float32))  # fmt: skip
     scores = np.array([0.0, 0.0, 0.0001])  # RP3beta-sized: a probability, not a count
     with store.reader() as session:
-        chosen = _choose(session, workspace.id, model, scores, set(), Request(identifier="x", n=3))
-    assert [model.item_ids[code] for code, _ in chosen] == ["c", "a", "b"]
+        chosen = _choose(session, workspace.id, model, scores, set(), SlotRules(), 3)
+    assert [model.item_ids[choice.code] for choice in chosen] == ["c", "a", "b"]

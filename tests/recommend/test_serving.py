@@ -254,3 +254,98 @@ def test_diversity_cap_and_repeat_purchases(server: Server, store: Store, shop: 
     shown = {item["product_id"] for item in _get(server, shop, buyer, n=100, in_stock=False).json()["items"]}
     assert not (shown & bought) - repeat
     assert repeat & bought <= shown or not (repeat & bought)
+
+
+def test_context_is_reported_and_malformed_context_logs_nothing(
+    server: Server, store: Store, shop: CreatedWorkspace
+) -> None:
+    buyer = _buyer(store, shop)
+    body = _get(server, shop, buyer, n=5, local_time="2026-11-28T20:15:00+01:00", weather="rain",
+                device="mobile").json()  # fmt: skip
+    given = {"daypart", "week_part", "weather", "device"}
+    assert set(body["context"]["used"]) | set(body["context"]["ignored"]) == given
+    assert not set(body["context"]["used"]) & set(body["context"]["ignored"])
+    with store.reader() as session:
+        decision = session.get(Decision, body["decision_id"])
+        assert decision is not None and decision.context["given"]["daypart"] == "evening"
+        trained = versions(session, shop.id)[0]["metrics"]["context"]
+    assert set(trained) >= {"daypart", "weather", "device", "weather+daypart"}  # each with its evidence
+    assert all(set(row) == {"used", "gain_nats", "stderr", "held_out"} for row in trained.values())
+    with store.reader() as session:
+        before = session.execute(select(func.count()).select_from(Decision)
+                                 .where(Decision.workspace_id == shop.id)).scalar_one()  # fmt: skip
+    bad = [({"daypart": "teatime"}, "daypart"), ({"local_time": "tomorrow"}, "local_time"),
+           ({"device": "fridge"}, "device"), ({"temperature_c": 500}, "temperature_c"),
+           ({"min_price": 50, "max_price": 10}, "min_price"), ({"source": "magic"}, "source")]  # fmt: skip
+    for params, field in bad:
+        response = _get(server, shop, buyer, **params)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == field
+    with store.reader() as session:
+        after = session.execute(select(func.count()).select_from(Decision)
+                                .where(Decision.workspace_id == shop.id)).scalar_one()  # fmt: skip
+    assert after == before
+
+
+def test_brand_and_price_filters_hold(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    from afinidad.store.models import Product
+
+    buyer = _buyer(store, shop)
+    with store.reader() as session:
+        products = {pid: (brand, float(sale or price)) for pid, brand, price, sale in session.execute(
+            select(Product.id, Product.brand, Product.price, Product.sale_price)
+            .where(Product.workspace_id == shop.id))}  # fmt: skip
+    brands = sorted({brand for brand, _ in products.values()})[:3]
+    items = _get(server, shop, buyer, n=20, brand=brands, in_stock=False).json()["items"]
+    assert items and {products[i["product_id"]][0] for i in items} <= set(brands)
+    items = _get(server, shop, buyer, n=20, min_price=20, max_price=60, in_stock=False).json()["items"]
+    assert items and all(20 <= products[i["product_id"]][1] <= 60 for i in items)
+
+
+def test_slot_rules_and_promotions_come_from_the_workspace(
+    server: Server, store: Store, shop: CreatedWorkspace
+) -> None:
+    from decimal import Decimal
+
+    from afinidad.catalog.service import apply_updates
+    from afinidad.catalog.updates import CatalogUpdate
+    from afinidad.workspaces.service import issue_admin_key
+
+    buyer = _buyer(store, shop)
+    plain = _get(server, shop, buyer, n=4, slot="promo").json()["items"]
+    assert len(plain) == 4
+    deeper = _get(server, shop, buyer, n=12, slot="promo").json()["items"]
+    on_sale = deeper[8]["product_id"]  # ranked 9th: outside the first four without a boost
+    with store.session() as session:
+        admin = issue_admin_key(session, shop.id)
+        assert apply_updates(session, shop.id, [CatalogUpdate(on_sale, sale_price=Decimal("1.00"))]) == 1
+    rules = {"promo": {"n": 4, "boost_on_sale": 4.0, "max_per_category": 4}}
+    with server.client(headers={"Authorization": f"Bearer {admin}"}) as client:
+        assert client.patch("/v1/workspace/settings", json={"recommendation_slots": rules}).status_code == 200
+        refused = client.patch("/v1/workspace/settings", json={"recommendation_slots": {"promo": {"n": 0}}})
+        assert refused.status_code == 400 and "recommendation_slots.promo.n" in refused.text
+    boosted = _get(server, shop, buyer, slot="promo").json()["items"]
+    assert len(boosted) == 4  # n from the slot's rules
+    assert on_sale in [i["product_id"] for i in boosted]
+    assert next(i for i in boosted if i["product_id"] == on_sale)["boost"] == 4.0
+    assert len(_get(server, shop, buyer, slot="promo", n=2).json()["items"]) == 2  # the request wins
+    with server.client(headers={"Authorization": f"Bearer {admin}"}) as client:
+        client.patch("/v1/workspace/settings", json={"recommendation_slots": None})
+
+
+def test_the_cart_slot_shows_what_goes_with_the_cart(server: Server, store: Store, shop: CreatedWorkspace) -> None:
+    from afinidad.recommend.serving import MODELS
+
+    with store.reader() as session:
+        _, model, index = MODELS.active(session, shop.id)
+    linked = [code for code in range(len(model.item_ids)) if model.together[code].nnz >= 2]
+    in_cart = str(model.item_ids[linked[0]])
+    shopper = f"cart-{uuid.uuid4().hex[:8]}"
+    with server.client() as client:
+        added = {"anonymousId": shopper, "event": "Product Added", "properties": {"product_id": in_cart}}
+        assert client.post("/v1/track", json=added, auth=(shop.write_key, "")).status_code == 200
+    body = _get(server, shop, shopper, slot="cart", in_stock=False).json()
+    assert body["policy"] == "cart" and in_cart not in [i["product_id"] for i in body["items"]]
+    partners = {str(model.item_ids[c]) for c in model.together[index[in_cart]].indices}
+    together = [i for i in body["items"] if i["product_id"] in partners]
+    assert together and all(i["reason"].startswith("Often bought with") for i in together)
