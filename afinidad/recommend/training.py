@@ -97,6 +97,22 @@ class Trained:
     metrics: dict[str, Any]
     users: int
     items: int
+    active: bool = True
+    held_back: str | None = None  # why a guarded retraining left the new version inactive
+
+
+GUARD = 0.8  # a guarded retraining below this share of the active version's NDCG@10 is held back
+
+
+def _held_back(metrics: dict[str, Any], active: dict[str, Any] | None) -> str | None:
+    """Why a retrained model must not replace the active one, if it must not: it loses to popularity, or
+    it scores far below the model serving now (a broken feed or a tracking change, more likely than taste
+    changing overnight)."""
+    if metrics["ndcg10"] <= metrics["popularity_ndcg10"]:
+        return f"NDCG@10 {metrics['ndcg10']} is not above popularity's {metrics['popularity_ndcg10']}"
+    if active and active.get("ndcg10") and metrics["ndcg10"] < GUARD * active["ndcg10"]:
+        return f"NDCG@10 {metrics['ndcg10']} is below {GUARD:.0%} of the active version's {active['ndcg10']}"
+    return None
 
 
 def _algorithm(n_items: int) -> Candidate:
@@ -106,8 +122,11 @@ def _algorithm(n_items: int) -> Candidate:
     return Candidate("RP3beta", Rp3Beta, [{"alpha": 0.8, "beta": b, "neighbours": 200} for b in (0.35, 0.5)])
 
 
-def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], None] | None = None) -> Trained:
-    """Train, measure and store a new personal model version, and make it the active one."""
+def train_personal(
+    store: Store, workspace_id: str, on_step: Callable[[str], None] | None = None, *, guarded: bool = False
+) -> Trained:
+    """Train, measure and store a new personal model version, and make it the active one; `guarded` (the
+    scheduled retraining) stores it inactive instead when it measures much worse (see `_held_back`)."""
     step = on_step or (lambda _: None)
     step("reading events")
     orders: list[list[str]] = []
@@ -140,17 +159,25 @@ def train_personal(store: Store, workspace_id: str, on_step: Callable[[str], Non
     version = "mv_" + uuid.uuid4().hex[:20]
     step("storing the model version")
     with store.session() as session:
-        session.execute(
-            update(ModelVersion)
-            .where(ModelVersion.workspace_id == workspace_id, ModelVersion.kind == "personal")
-            .values(active=False)
-        )
+        serving = session.execute(
+            select(ModelVersion.metrics).where(ModelVersion.workspace_id == workspace_id,
+                                               ModelVersion.kind == "personal", ModelVersion.active.is_(True))
+        ).scalar()  # fmt: skip
+        held_back = _held_back(metrics, serving) if guarded else None
+        if held_back is None:
+            session.execute(
+                update(ModelVersion)
+                .where(ModelVersion.workspace_id == workspace_id, ModelVersion.kind == "personal")
+                .values(active=False)
+            )
+        else:
+            metrics["held_back"] = held_back
         now = datetime.now(UTC).replace(tzinfo=None)
         session.add(ModelVersion(id=version, workspace_id=workspace_id, kind="personal", algorithm=chosen.label,
                                  params=measured.params, metrics=metrics, trained_at=now,
-                                 events_until=latest, users=data.shape[0], items=data.shape[1], active=True,
-                                 artifact=artifact))  # fmt: skip
-    return Trained(version, chosen.label, metrics, data.shape[0], data.shape[1])
+                                 events_until=latest, users=data.shape[0], items=data.shape[1],
+                                 active=held_back is None, artifact=artifact))  # fmt: skip
+    return Trained(version, chosen.label, metrics, data.shape[0], data.shape[1], held_back is None, held_back)
 
 
 def learn_context(

@@ -23,6 +23,9 @@ class WorkspaceSettings(BaseModel):
     consent_defaults: dict[Purpose, bool] = Field(
         default_factory=dict, description="Consent assumed per purpose when the person has not chosen."
     )
+    recommend_retrain_hours: Annotated[int, Field(ge=0, le=8_760)] = Field(
+        24, description="Retrain the personal model when it is this old and new events arrived (0: never)."
+    )
     recommendation_slots: dict[Annotated[str, Field(min_length=1, max_length=40)], SlotRules] = Field(
         default_factory=dict, description="Rules per recommendation slot (home, product, cart, email...)."
     )

@@ -1,0 +1,48 @@
+"""`afinidad worker`: the platform's scheduled work (today: retraining the personal models that are due)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import typer
+
+from afinidad.cli.context import console, store
+from afinidad.recommend.schedule import Due, run_due
+from afinidad.workspaces.service import get_workspace
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run what is due now and exit (for cron)."),
+    interval: int = typer.Option(300, "--interval", min=10, help="Seconds between checks."),
+    workspace: str | None = typer.Option(None, "--workspace", "-w", help="Only this workspace (default: all)."),
+) -> None:
+    """Retrain each workspace's personal model when it is due (`recommend_retrain_hours` in the workspace
+    settings, 24 by default). A retrained model that measures much worse than the serving one is kept
+    inactive and reported."""
+    opened = store()
+    only = None
+    if workspace:
+        with opened.reader() as session:
+            only = get_workspace(session, workspace).id
+    while True:
+        with console.status("checking what is due") as status:
+
+            def starting(item: Due, status=status) -> None:  # type: ignore[no-untyped-def]
+                status.update(f"training {item.name} ({item.why})")
+
+            outcomes = run_due(opened, datetime.now(UTC).replace(tzinfo=None), starting, only)
+        for outcome in outcomes:
+            name, trained = outcome.due.name, outcome.trained
+            if trained is None:
+                console.print(f"{name}: skipped, {outcome.skipped}")
+            elif trained.active:
+                console.print(f"{name}: {trained.version} ({trained.algorithm}) is active, "
+                              f"NDCG@10 {trained.metrics['ndcg10']}")  # fmt: skip
+            else:
+                console.print(f"[yellow]{name}: {trained.version} held back: {trained.held_back}[/yellow]")
+        if not outcomes:
+            console.print("Nothing is due.")
+        if once:
+            return
+        time.sleep(interval)
