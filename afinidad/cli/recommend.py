@@ -123,6 +123,12 @@ def train_command(workspace: str = typer.Option(..., "--workspace", "-w", help="
         f"active. On a time split: NDCG@10 {m['ndcg10']:.4f} against popularity {m['popularity_ndcg10']:.4f}, "
         f"Recall@20 {m['recall20']:.4f}."
     )
+    used = [name for name, row in m.get("context", {}).items() if row["used"]]
+    if "popular_mrr" in m:
+        console.print(
+            f"Context that predicts later behaviour: {', '.join(used) or 'none'}. Popular items for a newcomer, "
+            f"on the later 20%: MRR {m['popular_mrr']:.4f} plain, {m['context_popular_mrr']:.4f} tilted by context."
+        )
 
 
 @app.command("versions")
