@@ -14,6 +14,7 @@ _TEMPLATES = {
         "popular_in": "Popular in {category}",
         "together": "Often bought with {title}",
         "similar": "Shoppers who liked {title} also liked this",
+        "alike": "Similar to {title}",
     },
     "es": {
         "viewed": "Porque viste {title}",
@@ -25,6 +26,7 @@ _TEMPLATES = {
         "popular_in": "Popular en {category}",
         "together": "Se compra a menudo con {title}",
         "similar": "A quien le gustó {title} también le gustó esto",
+        "alike": "Parecido a {title}",
     },
 }
 
@@ -98,5 +100,6 @@ def popular_when(context: dict[str, str], tag: str | None) -> str:
 
 
 def about(kind: str, title: str, tag: str | None) -> str:
-    """The reason for an item shown beside a product: `together` or `similar`."""
+    """The reason for an item shown beside a product: `together`, `similar` (same shoppers) or `alike`
+    (reads alike)."""
     return _TEMPLATES[language(tag)][kind].format(title=title)

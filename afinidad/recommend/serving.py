@@ -15,15 +15,16 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
-from afinidad.consent.service import may_use
+from afinidad.consent.service import member_allows
 from afinidad.errors import FieldProblem, InvalidInput, NotFound
-from afinidad.profiles.service import find_profile_id, member_profile_ids
+from afinidad.profiles.service import find_profile_id
 from afinidad.recommend import context as contexts
 from afinidad.recommend import reasons
 from afinidad.recommend.artifacts import ItemModel
+from afinidad.recommend.content import ProductText
 from afinidad.recommend.slots import SlotRules, boost_of, boosts_anything, rules_for
 from afinidad.recommend.training import PRODUCT_EVENTS, products_of
 from afinidad.store.models import Decision, Event, ModelVersion, Product, Profile
@@ -112,9 +113,9 @@ def _check(request: Request) -> SlotRules:
     return request.given()
 
 
-def _history(session: Session, workspace_id: str, profile_id: str) -> list[tuple[str, str, datetime]]:
-    """(product, action, time) of the person's latest product events, newest first."""
-    members = member_profile_ids(session, workspace_id, profile_id)
+def _history(session: Session, workspace_id: str, members: list[str]) -> list[tuple[str, str, datetime]]:
+    """(product, action, time) of the person's latest product events (over their merged profiles), newest
+    first."""
     rows = session.execute(
         select(Event.event, Event.properties, Event.timestamp)
         .where(Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event.in_(PRODUCT_EVENTS))
@@ -190,12 +191,18 @@ def recommend(session: Session, workspace_id: str, request: Request) -> dict:
     except NotFound:
         profile_id = None  # someone new: a cold start, not an error
     tag = request.language
-    if profile_id and tag is None:
-        traits = session.execute(select(Profile.traits).where(Profile.id == profile_id)).scalar() or {}
-        tag = traits.get("language") or traits.get("locale")
+    members: list[str] = []
+    if profile_id:  # the profile and those merged into it, with the traits of the profile itself
+        rows = session.execute(
+            select(Profile.id, Profile.traits).where(Profile.workspace_id == workspace_id,
+                                                     or_(Profile.id == profile_id, Profile.merged_into == profile_id))
+        ).all()  # fmt: skip
+        members = [profile_id, *(pid for pid, _ in rows if pid != profile_id)]
+        traits = next((t for pid, t in rows if pid == profile_id), None) or {}
+        tag = tag or traits.get("language") or traits.get("locale")
     loaded = MODELS.active(session, workspace_id)
-    personal = profile_id is not None and may_use(session, workspace_id, profile_id, "personalization")
-    history = _history(session, workspace_id, profile_id) if personal and profile_id else []
+    personal = bool(members) and member_allows(session, workspace_id, members, "personalization")
+    history = _history(session, workspace_id, members) if personal else []
     bought = {product for product, action, _ in history if action == "bought"} if rules.exclude_bought else set()
     bought -= _repeat_purchase(session, workspace_id, bought)
     cart = _cart(history) if rules.source == "cart" else []
@@ -416,9 +423,6 @@ def _titles(session: Session, workspace_id: str, product_ids: list[str]) -> dict
     return dict(rows.all())
 
 
-PRODUCT_LISTS = {"bought-together": "together", "similar": "similar"}
-
-
 def for_product(
     session: Session,
     workspace_id: str,
@@ -430,38 +434,59 @@ def for_product(
     language: str | None = None,
     slot: str = "product",
 ) -> dict:
-    """Products to show beside `product_id`: bought with it (lift over baskets) or liked by the same people
-    (the personal model's item-to-item weights). An unknown product is a 404; a known one the model has not
-    seen yet gets an empty list, not an error."""
+    """Products to show beside `product_id`: bought with it (lift over baskets), or similar to it (liked by
+    the same shoppers first, then reading alike: title, brand, category, description). A product added after
+    training gets its similar ones from its text, live. An unknown product is a 404; one nothing is known
+    about yet gets an empty list, not an error."""
     _check(Request(identifier=product_id, n=n, slot=slot))
-    title = session.execute(
-        select(Product.title).where(Product.workspace_id == workspace_id, Product.id == product_id)
-    ).scalar()
-    if title is None:
+    product = session.execute(
+        select(Product.title, Product.description, Product.brand, Product.category, Product.language).where(
+            Product.workspace_id == workspace_id, Product.id == product_id)
+    ).first()  # fmt: skip
+    if product is None:
         raise NotFound("No product has this id in this workspace.")
     loaded = MODELS.active(session, workspace_id)
     items: list[dict[str, Any]] = []
     version = None
     if loaded is not None:
-        version, model, index = loaded
-        code = index.get(product_id)
-        matrix = model.together if kind == "bought-together" else model.weights
-        if code is not None and matrix is not None:
-            row = matrix[code]
-            ranked = row.indices[np.argsort(-row.data, kind="stable")]  # at most the row's kept links
-            names = [str(model.item_ids[column]) for column in ranked]
-            allowed = _catalog(session, workspace_id, SlotRules(in_stock=in_stock), only=names)
-            for column, candidate in zip(ranked.tolist(), names, strict=True):
-                if candidate == product_id or candidate not in allowed:
-                    continue
-                items.append({"product_id": candidate, "title": allowed[candidate].title,
-                              "score": round(float(matrix[code, column]), 6),
-                              "reason": reasons.about(PRODUCT_LISTS[kind], title, language)})  # fmt: skip
-                if len(items) == n:
-                    break
+        version, model, _ = loaded
+        ranked = _beside(model, product_id, kind, product, n)
+        allowed = _catalog(session, workspace_id, SlotRules(in_stock=in_stock), only=[pid for pid, _ in ranked])
+        for candidate, score in ranked:
+            if candidate == product_id or candidate not in allowed:
+                continue
+            reason = "together" if kind == "bought-together" else "similar" if score > 1 else "alike"
+            items.append({"product_id": candidate, "title": allowed[candidate].title, "score": round(score, 6),
+                          "reason": reasons.about(reason, product.title, language)})  # fmt: skip
+            if len(items) == n:
+                break
     decision = "dec_" + uuid.uuid4().hex[:20]
     session.add(Decision(id=decision, workspace_id=workspace_id, profile_id=None, slot=slot, policy=kind,
                          model_version=version, items=items, context={"product_id": product_id},
                          at=datetime.now(UTC).replace(tzinfo=None)))  # fmt: skip
     return {"decision_id": decision, "product_id": product_id, "kind": kind, "model_version": version,
             "items": items}  # fmt: skip
+
+
+def _beside(model: ItemModel, product_id: str, kind: str, product: Any, n: int) -> list[tuple[str, float]]:
+    """(product, score) best first, a few more than `n` where the live catalog may filter some out."""
+    if kind == "bought-together":
+        code = model.index.get(product_id)
+        return _row(model.together, code, model.item_ids) if code is not None and model.together is not None else []
+    code = model.similar_index.get(product_id)
+    if code is not None and model.similar is not None:
+        return _row(model.similar, code, model.similar_ids)
+    code = model.index.get(product_id)
+    if model.similar is None and code is not None:  # a version trained before content similarity
+        return _row(model.weights, code, model.item_ids)
+    if model.content is None:
+        return []
+    text = ProductText(product_id, product.title, product.description, product.brand, product.category or "",
+                       product.language)  # fmt: skip
+    return [(found.product_id, found.similarity) for found in model.content.query(text, k=3 * n + 10)]
+
+
+def _row(matrix: sp.csr_matrix, code: int, ids: np.ndarray) -> list[tuple[str, float]]:
+    row = matrix[code]
+    order = np.argsort(-row.data, kind="stable")
+    return [(str(ids[column]), float(score)) for column, score in zip(row.indices[order], row.data[order], strict=True)]

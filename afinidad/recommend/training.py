@@ -19,6 +19,7 @@ from afinidad.errors import Conflict, NotFound
 from afinidad.recommend import context
 from afinidad.recommend.artifacts import ItemModel, sparse_weights
 from afinidad.recommend.baskets import basket_matrix, lift_matrix
+from afinidad.recommend.content import ContentIndex, ProductText, blend_neighbours
 from afinidad.recommend.evaluation import Candidate, evaluate
 from afinidad.recommend.interactions import Interactions, from_columns
 from afinidad.recommend.models import Ease, Popularity, Rp3Beta
@@ -133,8 +134,12 @@ def train_personal(
     contexts = ContextRows()
     with store.reader() as session:
         data, latest = workspace_interactions(session, workspace_id, orders, contexts)
-        category_of = dict(session.execute(select(Product.id, Product.category).where(
-            Product.workspace_id == workspace_id)).all())  # fmt: skip
+        catalog = [ProductText(pid, title, description, brand, category or "", language) for
+                   pid, title, description, brand, category, language in session.execute(
+                       select(Product.id, Product.title, Product.description, Product.brand, Product.category,
+                              Product.language).where(Product.workspace_id == workspace_id,
+                                                      Product.active.is_(True)))]  # fmt: skip
+    category_of = {product.product_id: product.category for product in catalog}
     if len(data) < MIN_INTERACTIONS:
         raise Conflict(f"Only {len(data)} product interactions: a model needs at least {MIN_INTERACTIONS}.")
     chosen = _algorithm(data.shape[1])
@@ -150,8 +155,12 @@ def train_personal(
     together = lift_matrix(basket_matrix(([index[p] for p in order if p in index] for order in orders), len(index)))
     step("learning which context matters")
     item_category, categories, affinity = learn_context(data, contexts, category_of)
-    artifact = ItemModel(data.item_ids, sparse_weights(weights), popularity, together, item_category, categories,
-                         affinity).to_bytes()  # fmt: skip
+    step(f"finding products that read alike ({len(catalog):,} in the catalog)")
+    links = sparse_weights(weights)
+    content = ContentIndex().fit(catalog)
+    similar_ids, similar = blend_neighbours(links, data.item_ids, content.neighbours_, content.product_ids_)
+    artifact = ItemModel(data.item_ids, links, popularity, together, item_category, categories, affinity,
+                         similar_ids, similar, content).to_bytes()  # fmt: skip
     metrics = {"ndcg10": round(measured.ndcg10, 4), "recall20": round(measured.recall20, 4),
                "map10": round(measured.map10, 4), "coverage": round(measured.coverage, 4),
                "popularity_ndcg10": round(results["popularity"].ndcg10, 4),

@@ -118,6 +118,9 @@ def list_workspaces(session: Session) -> list[dict[str, object]]:
 
 
 def get_workspace(session: Session, name_or_id: str) -> Workspace:
+    row = session.get(Workspace, name_or_id)  # by id: from the session's identity map when already loaded
+    if row is not None:
+        return row
     row = session.execute(
         select(Workspace).where((Workspace.id == name_or_id) | (Workspace.name == name_or_id))
     ).scalar()

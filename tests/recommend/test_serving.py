@@ -349,3 +349,30 @@ def test_the_cart_slot_shows_what_goes_with_the_cart(server: Server, store: Stor
     partners = {str(model.item_ids[c]) for c in model.together[index[in_cart]].indices}
     together = [i for i in body["items"] if i["product_id"] in partners]
     assert together and all(i["reason"].startswith("Often bought with") for i in together)
+
+
+def test_a_new_product_gets_similar_products_from_its_text(
+    server: Server, store: Store, shop: CreatedWorkspace
+) -> None:
+    from afinidad.catalog.products import ProductIn
+    from afinidad.store.models import Product
+
+    with store.reader() as session:
+        books = dict(session.execute(select(Product.id, Product.title).where(
+            Product.workspace_id == shop.id, Product.category == "Books > Fiction")).all())  # fmt: skip
+    model_title = next(iter(books.values()))
+    with store.session() as session:  # after training: the model has never seen it
+        upsert_products(session, shop.id, [("NEW-BOOK-1", ProductIn(
+            title=f"{model_title} (Collector's Edition)", category=["Books", "Fiction"], price="30", currency="EUR",
+            language="en"))])  # fmt: skip
+    with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
+        body = client.get("/v1/products/NEW-BOOK-1/similar", params={"n": 4, "in_stock": False}).json()
+        assert len(body["items"]) == 4 and "NEW-BOOK-1" not in [i["product_id"] for i in body["items"]]
+        assert body["items"][0]["product_id"] in books  # the same title in another edition first
+        assert all(i["reason"] == f"Similar to {model_title} (Collector's Edition)" for i in body["items"])
+        assert all(i["product_id"] in books for i in body["items"])  # a book's text reads like books
+        known = client.get("/v1/products/P10031/similar", params={"n": 60, "in_stock": False}).json()["items"]
+        behaviour = [i for i in known if i["reason"].startswith("Shoppers who liked")]
+        alike = [i for i in known if i["reason"].startswith("Similar to")]
+        assert behaviour and known[: len(behaviour)] == behaviour  # what shoppers did ranks first
+        assert all(i["score"] <= 1 for i in alike) and all(i["score"] > 1 for i in behaviour)
