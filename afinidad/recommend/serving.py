@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import ValidationError
 from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
@@ -55,8 +56,13 @@ class Request:
     context: dict[str, Any] = field(default_factory=dict)  # as given: local_time, daypart, device, weather...
 
     def given(self) -> SlotRules:
-        return SlotRules.model_validate({name: getattr(self, name) for name in _REQUEST_RULES
-                                         if getattr(self, name) is not None})  # fmt: skip
+        try:
+            return SlotRules.model_validate({name: getattr(self, name) for name in _REQUEST_RULES
+                                             if getattr(self, name) is not None})  # fmt: skip
+        except ValidationError as error:
+            problems = [FieldProblem(".".join(str(part) for part in item["loc"]), item["msg"])
+                        for item in error.errors(include_url=False)]  # fmt: skip
+            raise InvalidInput("Invalid recommendation request.", problems) from error
 
 
 _REQUEST_RULES = ("n", "category", "in_stock", "exclude_bought", "max_per_category", "brands", "min_price",

@@ -276,7 +276,8 @@ def test_context_is_reported_and_malformed_context_logs_nothing(
                                  .where(Decision.workspace_id == shop.id)).scalar_one()  # fmt: skip
     bad = [({"daypart": "teatime"}, "daypart"), ({"local_time": "tomorrow"}, "local_time"),
            ({"device": "fridge"}, "device"), ({"temperature_c": 500}, "temperature_c"),
-           ({"min_price": 50, "max_price": 10}, "min_price"), ({"source": "magic"}, "source")]  # fmt: skip
+           ({"min_price": 50, "max_price": 10}, "min_price"), ({"source": "magic"}, "source"),
+           ({"brand": "x" * 201}, "brands.0"), ({"min_price": "nan"}, "min_price")]  # fmt: skip
     for params, field in bad:
         response = _get(server, shop, buyer, **params)
         assert response.status_code == 400, response.text
