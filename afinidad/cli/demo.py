@@ -8,6 +8,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from afinidad.cli.context import console, settings, store
 from afinidad.demo.loader import load_demo
+from afinidad.errors import Conflict
+from afinidad.recommend.training import train_personal
 
 
 def demo(
@@ -35,6 +37,13 @@ def demo(
             on_progress=lambda report: progress.update(task, completed=report.messages, total=None),
         )
     report = data.report
+    with console.status("training the recommender") as status:
+        try:
+            trained = train_personal(opened, data.workspace.id,
+                                     on_step=lambda step: status.update(f"training: {step}"))  # fmt: skip
+        except Conflict as too_few:  # a handful of shoppers: recommendations stay popular until there are more
+            trained = None
+            console.print(f"No recommender trained: {too_few.detail}")
     base = f"http://{host}:{port}"
     secret = data.workspace.secret_key
     example = data.example_user or "<a user id>"
@@ -42,6 +51,11 @@ def demo(
         f"Loaded {report.messages:,} messages: {report.stored:,} stored, {report.duplicates:,} already there, "
         f"{len(report.rejected):,} refused. They resolve to {data.profiles:,} customer profiles."
     )
+    if trained is not None:
+        console.print(
+            f"Recommender {trained.version} ({trained.algorithm}) is active: NDCG@10 {trained.metrics['ndcg10']:.3f} "
+            f"against popularity's {trained.metrics['popularity_ndcg10']:.3f} on a time split of these shoppers."
+        )
     if data.blocked_identifiers:
         console.print(
             "Over-merge guard: these identifiers were seen on too many people and stopped linking: "
@@ -61,6 +75,12 @@ def demo(
             f'-d \'{{"userId":"{example}","event":"Product Viewed","properties":{{"product_id":"p1"}}}}\'',
         ),
         ("Search", f"curl -H 'Authorization: Bearer {secret}' '{base}/v1/catalog/search?q=headphone&in_stock=true'"),
+        (
+            "Recommend",
+            f"curl -H 'Authorization: Bearer {secret}' "
+            f"'{base}/v1/recommendations/{example}?n=5&lang=es&weather=rain&local_time=2026-11-28T20:00:00%2B01:00'",
+        ),
+        ("Similar", f"curl -H 'Authorization: Bearer {secret}' '{base}/v1/products/P10031/similar?n=5'"),
         ("From the CLI", f"afinidad profiles show {example} -w demo"),
         ("Metrics", f"{base}/metrics"),
     ):

@@ -114,6 +114,8 @@ def test_demo_loads_simulated_shoppers_and_prints_what_to_try(tmp_path: Path) ->
     assert "email:test@test.com" in result.stdout  # the planted over-merge trap was caught
     assert "/docs" in result.stdout and "afinidad profiles show" in result.stdout
     assert "/v1/catalog/search?q=headphone" in result.stdout
+    assert re.search(r"^Recommender mv_\w+ \(EASE\) is active: NDCG@10 0\.\d+", result.stdout, re.M), result.stdout
+    assert "/v1/recommendations/" in result.stdout
     with Store.from_url(f"sqlite:///{db}").reader() as session:  # the demo shop's catalogue is searchable
         workspace_id = session.execute(select(Workspace.id).where(Workspace.name == "demo")).scalar_one()
         found = search_catalog(session, workspace_id, SearchQuery(q="headphone"))
