@@ -87,10 +87,13 @@ class _Models:
         cached = self._loaded.get(workspace_id)
         if cached and cached[0] == version:
             return cached
-        blob = session.execute(select(ModelVersion.artifact).where(ModelVersion.id == version)).scalar_one()
-        model = ItemModel.from_bytes(blob)
-        loaded = (version, model, model.index)
-        with self._lock:
+        with self._lock:  # one loader: fifty requests arriving together must not unpack fifty copies
+            cached = self._loaded.get(workspace_id)
+            if cached and cached[0] == version:
+                return cached
+            blob = session.execute(select(ModelVersion.artifact).where(ModelVersion.id == version)).scalar_one()
+            model = ItemModel.from_bytes(blob)
+            loaded = (version, model, model.index)
             self._loaded[workspace_id] = loaded
         return loaded
 

@@ -186,6 +186,8 @@ def train_personal(
                                  params=measured.params, metrics=metrics, trained_at=now,
                                  events_until=latest, users=data.shape[0], items=data.shape[1],
                                  active=held_back is None, artifact=artifact))  # fmt: skip
+    if store.engine.dialect.name == "postgresql":  # serving's lookups are planned from these statistics; with
+        store.analyze("product_search", "products", "events")  # stale ones the catalog lookup took 3.7 ms, not 0.3
     return Trained(version, chosen.label, metrics, data.shape[0], data.shape[1], held_back is None, held_back)
 
 
