@@ -120,3 +120,14 @@ def test_the_tilt_is_measured_on_later_interactions(demo_rows: Rows) -> None:
     nothing = context.ContextAffinity().fit(codes[early], times[early], {}, len(categories))
     same = context.popular_ranking_quality(nothing, item_category, popularity, codes[late], seen, k=3)
     assert same["context_popular_mrr"] == same["popular_mrr"] and same["popular_mrr"] == measured["popular_mrr"]
+
+
+def test_a_catalog_without_categories_learns_nothing_and_tilts_nothing() -> None:
+    times = np.arange(1000, dtype=float)
+    values = {"weather": ["rain", "sunny"] * 500, "daypart": [None] * 1000}
+    model = context.ContextAffinity().fit(np.full(1000, -1), times, values, 0)
+    assert not any(effect.used for effect in model.effects_.values())
+    applied = model.apply({"weather": "rain"})
+    assert applied.factor.tolist() == [1.0] and applied.used == {}
+    quality = context.popular_ranking_quality(model, np.full(5, -1), np.arange(5.0), np.array([4, 3]), [{}, {}])
+    assert quality["popular_hit10"] == quality["context_popular_hit10"] == 1.0
