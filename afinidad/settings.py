@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         default=0.0005, description="Python's thread switch interval in the server (see afinidad/api/app.py)."
     )
 
+    segments_follow_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the server brings segment members up to date with new events "
+        "(0: never; `afinidad worker` still rebuilds them).",
+    )
+
     # Per-key rate limit (token bucket). 0 disables.
     rate_limit_per_second: float = Field(default=1000.0, description="Requests a second per key, as Segment.")
     rate_limit_burst: int = 2000

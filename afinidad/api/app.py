@@ -19,7 +19,8 @@ from afinidad.api import problems
 from afinidad.api.dependencies import Platform
 from afinidad.api.metrics import Metrics
 from afinidad.api.ratelimit import RateLimiter
-from afinidad.api.routers import catalog, ops, privacy, profiles, recommendations, tracking, workspace
+from afinidad.api.routers import catalog, ops, privacy, profiles, recommendations, segments, tracking, workspace
+from afinidad.segments.follower import SegmentFollower
 from afinidad.settings import Settings, get_settings
 from afinidad.store.engine import Store
 from afinidad.store.migrate import upgrade
@@ -99,10 +100,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             metrics=metrics,
         )
+        follower = SegmentFollower(store, settings.segments_follow_seconds)
+        follower.start()
         log.info("afinidad api ready", extra={"database": store.engine.dialect.name})
         try:
             yield
         finally:
+            follower.stop()
             writer.stop()
             store.dispose()
 
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         recommendations.router,
         recommendations.products,
         recommendations.trends,
+        segments.router,
         workspace.router,
         ops.router,
     ):

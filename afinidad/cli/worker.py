@@ -1,14 +1,15 @@
-"""`afinidad worker`: the platform's scheduled work (today: retraining the personal models that are due)."""
+"""`afinidad worker`: the platform's scheduled work: segment rebuilds and recommender retraining."""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import typer
 
 from afinidad.cli.context import console, store
 from afinidad.recommend.schedule import Due, run_due
+from afinidad.segments.service import rebuild_stale
 from afinidad.workspaces.service import get_workspace
 
 
@@ -16,8 +17,11 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run what is due now and exit (for cron)."),
     interval: int = typer.Option(300, "--interval", min=10, help="Seconds between checks."),
     workspace: str | None = typer.Option(None, "--workspace", "-w", help="Only this workspace (default: all)."),
-) -> None:
-    """Retrain each workspace's personal model when it is due (`recommend_retrain_hours` in the workspace
+    segments_every: int = typer.Option(3600, "--segments-every", min=60,
+                                       help="Rebuild segments older than this many seconds."),
+) -> None:  # fmt: skip
+    """Rebuild segments older than `--segments-every` (what moves people out of sliding windows), and
+    retrain each workspace's personal model when it is due (`recommend_retrain_hours` in the workspace
     settings, 24 by default). A retrained model that measures much worse than the serving one is kept
     inactive and reported."""
     opened = store()
@@ -41,7 +45,10 @@ def worker(
                               f"NDCG@10 {trained.metrics['ndcg10']}")  # fmt: skip
             else:
                 console.print(f"[yellow]{name}: {trained.version} held back: {trained.held_back}[/yellow]")
-        if not outcomes:
+        rebuilt = rebuild_stale(opened, timedelta(seconds=segments_every))
+        for done in rebuilt:
+            console.print(f"segment {done.name}: {done.size:,} members ({done.entered:,} in, {done.left:,} out)")
+        if not outcomes and not rebuilt:
             console.print("Nothing is due.")
         if once:
             return

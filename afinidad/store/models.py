@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -323,3 +324,75 @@ class Decision(Base):
     items: Mapped[list] = mapped_column(Json, default=list)
     context: Mapped[dict] = mapped_column(default=dict)
     at: Mapped[datetime]
+
+
+class Segment(Base):
+    """A rule over profiles, kept current: its members live in `segment_members`, its size over time in
+    `segment_sizes`, and every entry and exit in `segment_changes` (what journeys trigger on)."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_segments_name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[dict] = mapped_column(Json, default=dict)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    rebuilt_at: Mapped[datetime | None]
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+    __table_args__ = (Index("ix_segment_members_profile", "workspace_id", "profile_id"),)
+
+    segment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    since: Mapped[datetime]
+
+
+class SegmentChange(Base):
+    __tablename__ = "segment_changes"
+    __table_args__ = (Index("ix_segment_changes_segment", "segment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    segment_id: Mapped[str] = mapped_column(String(40))
+    profile_id: Mapped[str] = mapped_column(String(40))
+    entered: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]
+
+
+class SegmentSize(Base):
+    __tablename__ = "segment_sizes"
+
+    segment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class SegmentCursor(Base):
+    """How far the segment follower has read a workspace's events (by `events.seq`)."""
+
+    __tablename__ = "segment_cursors"
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProfileScore(Base):
+    """A prediction stored on a profile (churn, lifetime value, propensity...): what segment rules and
+    campaigns read."""
+
+    __tablename__ = "profile_scores"
+    __table_args__ = (Index("ix_profile_scores_name", "workspace_id", "name"),)
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    scored_at: Mapped[datetime]

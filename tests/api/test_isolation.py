@@ -52,11 +52,14 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         assert exported.status_code == 200  # leaves an entry in the owner's audit log
         settings = client.patch("/v1/workspace/settings", json={"event_retention_days": 7}, headers=_bearer(owner_key))
         assert settings.status_code == 200
+        segment = client.post("/v1/segments", json={"name": marker, "text": "trait.email exists"},
+                              headers=_bearer(owner_key))  # fmt: skip
+        assert segment.status_code == 201 and segment.json()["size"] == 1
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
-            if path.startswith(("/v1/catalog/", "/v1/products/")):
-                identifiers = (marker,)  # the product's id
+            if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/")):
+                identifiers = (marker,)  # the product's id, the segment's name
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)
                 owner = client.get(url, headers=_bearer(owner_key))
@@ -67,6 +70,9 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                     break
                 if path == "/v1/recommendations/report":  # aggregates only: counts, no identifiers
                     assert stranger.status_code == 200 and "rows" in owner.json(), url
+                    break
+                if path == "/v1/segments/{segment}/sizes":  # numbers only: the owner's, and a 404 elsewhere
+                    assert owner.json()["data"][-1]["size"] == 1 and stranger.status_code == 404, url
                     break
                 if path == "/v1/workspace/settings":
                     assert owner.json()["event_retention_days"] == 7, url
