@@ -19,7 +19,17 @@ from afinidad.api import problems
 from afinidad.api.dependencies import Platform
 from afinidad.api.metrics import Metrics
 from afinidad.api.ratelimit import RateLimiter
-from afinidad.api.routers import catalog, ops, privacy, profiles, recommendations, segments, tracking, workspace
+from afinidad.api.routers import (
+    catalog,
+    ops,
+    predictions,
+    privacy,
+    profiles,
+    recommendations,
+    segments,
+    tracking,
+    workspace,
+)
 from afinidad.segments.follower import SegmentFollower
 from afinidad.settings import Settings, get_settings
 from afinidad.store.engine import Store
@@ -122,6 +132,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         recommendations.products,
         recommendations.trends,
         segments.router,
+        predictions.router,
         workspace.router,
         ops.router,
     ):

@@ -68,13 +68,11 @@ def _members_of(session: Session, workspace_id: str, universe: set[str] | None) 
                                                           Profile.merged_into.is_not(None))  # fmt: skip
     owner: dict[str, str] = {}
     if universe is None:
-        owner.update(session.execute(query).tuples().all())
+        owner.update(session.execute(query).all())
         return owner
     wanted = sorted(universe)
     for start in range(0, len(wanted), CHUNK):
-        owner.update(
-            session.execute(query.where(Profile.merged_into.in_(wanted[start : start + CHUNK]))).tuples().all()
-        )
+        owner.update(session.execute(query.where(Profile.merged_into.in_(wanted[start : start + CHUNK]))).all())
     owner.update((pid, pid) for pid in universe)
     return owner
 
@@ -176,9 +174,7 @@ def _scores(session: Session, workspace_id: str, name: str, universe: set[str], 
     found: dict[str, float] = {}
     wanted = sorted(universe)
     for start in range(0, len(wanted), CHUNK):
-        found.update(
-            session.execute(query.where(ProfileScore.profile_id.in_(wanted[start : start + CHUNK]))).tuples().all()
-        )
+        found.update(session.execute(query.where(ProfileScore.profile_id.in_(wanted[start : start + CHUNK]))).all())
     return found
 
 

@@ -288,7 +288,7 @@ def _follow_workspace(store: Store, workspace_id: str, now: datetime) -> int:
             start = cursor.last_seq
             new = list(session.execute(
                 select(Event.seq, Event.profile_id).where(Event.workspace_id == workspace_id, Event.seq > start)
-                .order_by(Event.seq).limit(FOLLOW_BATCH)).tuples())  # fmt: skip
+                .order_by(Event.seq).limit(FOLLOW_BATCH)))  # fmt: skip
     last = new[-1][0] if new else start
     people = {profile for _, profile in new if profile}
     if people:
@@ -308,7 +308,7 @@ def _reevaluate(store: Store, workspace_id: str, profile_ids: set[str], now: dat
             session.expunge(row)
         unified = {merged or pid for pid, merged in session.execute(
             select(Profile.id, Profile.merged_into).where(Profile.workspace_id == workspace_id,
-                                                          Profile.id.in_(sorted(profile_ids)))).tuples()}  # fmt: skip
+                                                          Profile.id.in_(sorted(profile_ids))))}  # fmt: skip
     names = {row.name: row.id for row in rows}
     fresh: dict[str, set[str]] = {}
     for row in _ordered(list(rows)):
