@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from afinidad.predict.bgnbd import BetaGeometricNbd, BgNbdParams
+from afinidad.predict.churn import probability_no_purchase
 from afinidad.predict.evaluation import HoldoutComparison, compare_holdout
 from afinidad.predict.gamma_gamma import GammaGamma, GammaGammaParams
 from afinidad.predict.transactions import CustomerSummary, Transactions, summarise
@@ -29,7 +30,7 @@ class Scores:
     customer_ids: np.ndarray
     expected_orders_90d: np.ndarray
     probability_alive: np.ndarray
-    churn: np.ndarray  # 1 - P(alive): the chance the customer has already lapsed
+    churn: np.ndarray  # P(no order in the next 90 days): lapsed, or alive but quiet (see churn.py)
     clv_12m: np.ndarray
 
 
@@ -58,7 +59,8 @@ class LifetimeValue:
                                                horizon_months=CLV_MONTHS, unit="weeks")  # fmt: skip
         else:
             value = np.zeros(len(x))
-        return Scores(summary.customer_ids, expected, alive, 1.0 - alive, value)
+        silent = probability_no_purchase(self.purchases_, HORIZON_WEEKS, x, t_x, age)
+        return Scores(summary.customer_ids, expected, alive, silent, value)
 
     def params(self) -> dict[str, Any]:
         found: dict[str, Any] = {"bgnbd": asdict(self.purchases_.params_)}

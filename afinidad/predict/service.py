@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from afinidad.errors import Conflict, NotFound
 from afinidad.predict import clv
 from afinidad.predict.explain import explain_purchases
+from afinidad.predict.next_purchase import CategoryAffinity, purchase_timing
 from afinidad.predict.transactions import Transactions, summarise
 from afinidad.profiles.service import find_profile_id
 from afinidad.store.engine import Store
-from afinidad.store.models import Event, ModelVersion, Profile, ProfileScore
+from afinidad.store.models import Event, ModelVersion, Product, Profile, ProfileScore
 
 KIND = "clv"
 MIN_CUSTOMERS = 20
@@ -59,6 +60,30 @@ def workspace_orders(session: Session, workspace_id: str, until: datetime | None
         amounts.append(_revenue(properties or {}))
     return Transactions(np.array(customers, dtype=str), np.array(days, dtype="datetime64[D]"),
                         np.array(amounts, dtype=np.float64))  # fmt: skip
+
+
+def order_lines(session: Session, workspace_id: str, until: datetime | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(customer, category, day) per order line, the category from the catalog ("" when unknown)."""
+    owner = dict(session.execute(select(Profile.id, Profile.merged_into).where(
+        Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
+    category_of = dict(session.execute(select(Product.id, Product.category).where(
+        Product.workspace_id == workspace_id)).all())  # fmt: skip
+    query = select(Event.profile_id, Event.timestamp, Event.properties).where(
+        Event.workspace_id == workspace_id, Event.event == "Order Completed", Event.profile_id.is_not(None)
+    )
+    if until is not None:
+        query = query.where(Event.timestamp <= until)
+    customers, categories, days = [], [], []
+    for profile_id, at, properties in session.execute(query.execution_options(yield_per=5000)):
+        for line in (properties or {}).get("products") or []:
+            if not isinstance(line, dict):
+                continue
+            product = str(line.get("product_id") or line.get("sku") or "")
+            customers.append(owner.get(profile_id, profile_id))
+            categories.append(line.get("category") or category_of.get(product) or "")
+            days.append(np.datetime64(at.date(), "D"))
+    return np.array(customers, dtype=str), np.array(categories, dtype=str), np.array(days, dtype="datetime64[D]")
 
 
 def _holdout_split(first: date, last: date) -> date | None:
@@ -198,7 +223,24 @@ def predictions(session: Session, workspace_id: str, identifier: str) -> dict[st
     answer["explanation"] = {"text": why.text, "expected_orders_90d": why.expected_purchases,
                              "probability_alive": why.probability_alive,
                              "factors": [asdict(factor) for factor in why.factors]}  # fmt: skip
+    answer["next_purchase"] = _next_purchase(session, workspace_id, profile_id, model, summary)
     return answer
+
+
+def _next_purchase(session: Session, workspace_id: str, profile_id: str, model: clv.LifetimeValue,
+                   summary: Any) -> dict[str, Any]:  # fmt: skip
+    """The expected date of the next order (if still a customer), how likely one is within 30 days, and
+    the most likely categories."""
+    today = _now().date()
+    alive = model.purchases_.probability_alive(summary.frequency, summary.recency, summary.T)
+    median, within = purchase_timing(model.purchases_.params_, summary.frequency, summary.T, alive, 30 / 7)
+    customers, categories, days = order_lines(session, workspace_id)
+    affinity = CategoryAffinity().fit(customers, categories, days, np.datetime64(today, "D"))
+    return {"expected_date": (today + timedelta(days=round(float(median[0]) * 7))).isoformat(),
+            "if_still_a_customer": True, "probability_alive": round(float(alive[0]), 4),
+            "probability_within_30_days": round(float(within[0]), 4),
+            "categories": [asdict(likely) for likely in affinity.top(profile_id, 3)]
+            if len(affinity.categories_) else []}  # fmt: skip
 
 
 def versions(session: Session, workspace_id: str) -> list[dict[str, Any]]:

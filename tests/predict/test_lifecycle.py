@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -87,6 +88,10 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
                                                                "clv_12m"}  # fmt: skip
         assert mine["explanation"]["factors"] and "still a customer" in mine["explanation"]["text"]
         assert abs(mine["explanation"]["probability_alive"] - mine["scores"]["probability_alive"]) < 0.05
+        upcoming = mine["next_purchase"]
+        assert datetime.fromisoformat(upcoming["expected_date"]).date() >= datetime.now(UTC).date()
+        assert 0 <= upcoming["probability_within_30_days"] <= upcoming["probability_alive"] <= 1
+        assert len(upcoming["categories"]) == 3 and sum(c["probability"] for c in upcoming["categories"]) <= 1
         sent = client.post("/v1/identify", json={"userId": "just-signed-up"}, auth=(shop.write_key, ""))
         assert sent.status_code == 200
         newcomer = client.get("/v1/profiles/just-signed-up/predictions")
