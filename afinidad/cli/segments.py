@@ -82,3 +82,18 @@ def export(
             handle.write(chunk)
             lines += chunk.count("\n")
     console.print(f"{lines - 1:,} members written to {output}.")
+
+
+@app.command("learn")
+def learn_command(workspace: str = WORKSPACE) -> None:
+    """RFM groups and learned micro-segments from the workspace's orders, as segments rules can read
+    (`segment "RFM: Champions"`); a retrain keeps the ids of micro-segments that persist."""
+    from afinidad.segments.learned import learn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("learning", total=None)
+        done = learn(store(), _workspace_id(workspace), on_step=lambda step: bar.update(task, description=step))
+    table = Table("segment", "members", "in", "out", "description")
+    for row in done:
+        table.add_row(row.name, f"{row.size:,}", f"{row.entered:,}", f"{row.left:,}", row.description)
+    console.print(table)

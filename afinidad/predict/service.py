@@ -182,7 +182,8 @@ def _rebuild_readers(store: Store, workspace_id: str) -> None:
     from afinidad.store.models import Segment
 
     with store.reader() as session:
-        stored = session.execute(select(Segment.id, Segment.rule).where(Segment.workspace_id == workspace_id)).all()
+        stored = session.execute(select(Segment.id, Segment.rule).where(Segment.workspace_id == workspace_id,
+                                                                        Segment.kind == "rule")).all()  # fmt: skip
     readers = [sid for sid, rule in stored if _reads_scores(rules.from_json(rule))]
     if readers:
         rebuild(store, workspace_id, readers)

@@ -71,14 +71,17 @@ def _check_references(session: Session, workspace_id: str, rule: rule_language.R
         if current in seen:
             continue
         seen.add(current)
-        stack.extend(known[name].id for name in rule_language.references(rule_language.from_json(
-            session.get(Segment, current).rule)) if name in known)  # fmt: skip
+        reading = session.get(Segment, current)
+        if reading is None or reading.kind != "rule":
+            continue
+        stack.extend(known[name].id for name in rule_language.references(rule_language.from_json(reading.rule))
+                     if name in known)  # fmt: skip
 
 
 def describe(row: Segment) -> dict[str, Any]:
-    rule = rule_language.from_json(row.rule)
-    return {"id": row.id, "name": row.name, "description": row.description, "rule": row.rule,
-            "text": rule_language.to_text(rule), "size": row.size,
+    text = rule_language.to_text(rule_language.from_json(row.rule)) if row.kind == "rule" else None
+    return {"id": row.id, "name": row.name, "kind": row.kind, "description": row.description,
+            "rule": row.rule if row.kind == "rule" else None, "text": text, "size": row.size,
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
             "rebuilt_at": _iso(row.rebuilt_at)}  # fmt: skip
 
@@ -121,6 +124,8 @@ def update_segment(
     parsed = _rule_of(rule, text)
     with store.session() as session:
         row = _get(session, workspace_id, segment)
+        if row.kind != "rule":
+            raise Conflict(f"{row.name!r} is made by a model (`afinidad segments learn`); its rule cannot be set.")
         _check_references(session, workspace_id, parsed, row.id)
         row.rule = rule_language.to_json(parsed)
         row.updated_at = _now()
@@ -135,7 +140,7 @@ def update_segment(
 def delete_segment(session: Session, workspace_id: str, segment: str) -> None:
     row = _get(session, workspace_id, segment)
     readers = [other.name for other in _by_name_or_id(session, workspace_id).values()
-               if other.id != row.id and {row.id, row.name} & rule_language.references(
+               if other.id != row.id and other.kind == "rule" and {row.id, row.name} & rule_language.references(
                    rule_language.from_json(other.rule))]  # fmt: skip
     if readers:
         raise Conflict(f"Segments {sorted(set(readers))} read this one; change them first.")
@@ -172,7 +177,7 @@ def _ordered(rows: list[Segment]) -> list[Segment]:
         if row in done or row.id in visiting:
             return
         visiting.add(row.id)
-        for name in rule_language.references(rule_language.from_json(row.rule)):
+        for name in rule_language.references(rule_language.from_json(row.rule)) if row.kind == "rule" else ():
             if name in by_key:
                 visit(by_key[name])
         done.append(row)
@@ -205,7 +210,7 @@ def rebuild(
         rows = session.execute(select(Segment).where(Segment.workspace_id == workspace_id)).scalars().all()
         for row in rows:
             session.expunge(row)
-    wanted = _ordered([row for row in rows if segment_ids is None or row.id in segment_ids])
+    wanted = _ordered([row for row in rows if row.kind == "rule" and (segment_ids is None or row.id in segment_ids)])
     names = {row.name: row.id for row in rows}
     results = []
     fresh: dict[str, set[str]] = {}
@@ -222,14 +227,14 @@ def rebuild(
         members = select_members(rule, facts, names)
         fresh[row.id] = members
         with store.session() as session:
-            entered, left = _apply(session, workspace_id, row.id, before, members, now)
+            entered, left = apply_changes(session, workspace_id, row.id, before, members, now)
             session.execute(update(Segment).where(Segment.id == row.id).values(size=len(members), rebuilt_at=now))
             session.merge(SegmentSize(segment_id=row.id, at=now, size=len(members)))
         results.append(Rebuilt(row.id, row.name, len(members), entered, left))
     return results
 
 
-def _apply(session: Session, workspace_id: str, segment_id: str, before: set[str], after: set[str],
+def apply_changes(session: Session, workspace_id: str, segment_id: str, before: set[str], after: set[str],
            now: datetime) -> tuple[int, int]:  # fmt: skip
     entered, left = sorted(after - before), sorted(before - after)
     for start in range(0, len(left), CHUNK):
@@ -253,7 +258,7 @@ def rebuild_stale(store: Store, max_age: timedelta, now: datetime | None = None)
     now = now or _now()
     with store.reader() as session:
         stale = session.execute(
-            select(Segment.workspace_id, Segment.id).where(
+            select(Segment.workspace_id, Segment.id).where(Segment.kind == "rule",
                 (Segment.rebuilt_at.is_(None)) | (Segment.rebuilt_at <= now - max_age))
         ).all()  # fmt: skip
     by_workspace: dict[str, list[str]] = {}
@@ -270,7 +275,7 @@ def follow(store: Store, now: datetime | None = None) -> int:
     re-evaluate the people they belong to in every segment. Returns the events read."""
     now = now or _now()
     with store.reader() as session:
-        workspaces = sorted(set(session.execute(select(Segment.workspace_id)).scalars()))
+        workspaces = sorted(set(session.execute(select(Segment.workspace_id).where(Segment.kind == "rule")).scalars()))
     read = 0
     for workspace_id in workspaces:
         read += _follow_workspace(store, workspace_id, now)
@@ -311,7 +316,7 @@ def _reevaluate(store: Store, workspace_id: str, profile_ids: set[str], now: dat
                                                           Profile.id.in_(sorted(profile_ids))))}  # fmt: skip
     names = {row.name: row.id for row in rows}
     fresh: dict[str, set[str]] = {}
-    for row in _ordered(list(rows)):
+    for row in _ordered([row for row in rows if row.kind == "rule"]):
         rule = rule_language.from_json(row.rule)
         with store.reader() as session:
             facts = gather(session, workspace_id, [rule], now, only=unified)
@@ -324,7 +329,7 @@ def _reevaluate(store: Store, workspace_id: str, profile_ids: set[str], now: dat
         if members == before:
             continue
         with store.session() as session:
-            entered, left = _apply(session, workspace_id, row.id, before, members, now)
+            entered, left = apply_changes(session, workspace_id, row.id, before, members, now)
             session.execute(update(Segment).where(Segment.id == row.id).values(size=Segment.size + entered - left))
 
 

@@ -336,6 +336,8 @@ class Segment(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
+    # rule: members follow `rule`; rfm / micro: members set by a model (`afinidad segments learn`)
+    kind: Mapped[str] = mapped_column(String(20), default="rule", server_default="rule")
     description: Mapped[str | None] = mapped_column(Text)
     rule: Mapped[dict] = mapped_column(Json, default=dict)
     size: Mapped[int] = mapped_column(Integer, default=0)
