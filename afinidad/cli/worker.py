@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from afinidad.cli.context import console, store
+from afinidad.predict.schedule import refresh as refresh_predictions
 from afinidad.recommend.schedule import Due, run_due
 from afinidad.segments.service import rebuild_stale
 from afinidad.workspaces.service import get_workspace
@@ -20,8 +21,9 @@ def worker(
     segments_every: int = typer.Option(3600, "--segments-every", min=60,
                                        help="Rebuild segments older than this many seconds."),
 ) -> None:  # fmt: skip
-    """Rebuild segments older than `--segments-every` (what moves people out of sliding windows), and
-    retrain each workspace's personal model when it is due (`recommend_retrain_hours` in the workspace
+    """Rebuild segments older than `--segments-every` (what moves people out of sliding windows), refresh
+    predictions, RFM groups and micro-segments (`predict_retrain_hours`, 24 by default), and retrain each
+    workspace's personal recommender when it is due (`recommend_retrain_hours` in the workspace
     settings, 24 by default). A retrained model that measures much worse than the serving one is kept
     inactive and reported."""
     opened = store()
@@ -45,6 +47,10 @@ def worker(
                               f"NDCG@10 {trained.metrics['ndcg10']}")  # fmt: skip
             else:
                 console.print(f"[yellow]{name}: {trained.version} held back: {trained.held_back}[/yellow]")
+        for fresh in refresh_predictions(opened, datetime.now(UTC).replace(tzinfo=None), only):
+            console.print(f"{fresh.workspace}: predictions skipped, {fresh.skipped}" if fresh.skipped else
+                          f"{fresh.workspace}: {fresh.customers:,} customers rescored, "
+                          f"{fresh.learned} RFM and micro-segments relearned")  # fmt: skip
         rebuilt = rebuild_stale(opened, timedelta(seconds=segments_every))
         for done in rebuilt:
             console.print(f"segment {done.name}: {done.size:,} members ({done.entered:,} in, {done.left:,} out)")

@@ -26,6 +26,11 @@ class WorkspaceSettings(BaseModel):
     recommend_retrain_hours: Annotated[int, Field(ge=0, le=8_760)] = Field(
         24, description="Retrain the personal model when it is this old and new events arrived (0: never)."
     )
+    predict_retrain_hours: Annotated[int, Field(ge=0, le=8_760)] = Field(
+        24,
+        description="Retrain lifetime value, rescore customers and relearn RFM and micro-segments this often "
+        "when new orders arrived (0: never).",
+    )
     recommendation_slots: dict[Annotated[str, Field(min_length=1, max_length=40)], SlotRules] = Field(
         default_factory=dict, description="Rules per recommendation slot (home, product, cart, email...)."
     )

@@ -101,3 +101,22 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
             newcomer = client.get("/v1/profiles/just-signed-up/predictions")
         assert newcomer.status_code == 200 and newcomer.json()["orders"] == 0 and newcomer.json()["scores"] == {}
         assert newcomer.json()["explanation"]["text"].startswith("No orders yet")
+
+
+def test_the_worker_refreshes_predictions_when_orders_arrive(store: Store) -> None:
+    from datetime import timedelta
+
+    from afinidad.predict.schedule import due, refresh
+
+    with store.session() as session:
+        shop = create_workspace(session, f"sched-{uuid.uuid4().hex[:8]}")
+    end = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+    messages = (ImportedMessage(line=i + 1, message=m)
+                for i, m in enumerate(simulate(seed=3, shoppers=120, days=40, end=end)))  # fmt: skip
+    import_messages(store, shop.id, messages, Settings(), chunk_size=2000)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assert [name for _, name in due(store, now, shop.id)] == [shop.name]
+    [done] = refresh(store, now, shop.id)
+    assert done.skipped is None and done.customers > 20 and done.learned >= 12  # 12 RFM groups, micro-segments
+    assert due(store, now + timedelta(days=3), shop.id) == []  # old, but no order since
+    assert due(store, now + timedelta(hours=1), shop.id) == []

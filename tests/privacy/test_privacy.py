@@ -159,9 +159,9 @@ def test_settings_are_admin_only_and_checked(server: Server, store: Store, works
     with store.session() as session:
         admin_key = issue_admin_key(session, workspace.id)
     with server.client(headers={"Authorization": f"Bearer {workspace.secret_key}"}) as client:
-        assert client.get("/v1/workspace/settings").json() == {"event_retention_days": None, "consent_defaults": {},
-                                                               "recommend_retrain_hours": 24,
-                                                               "recommendation_slots": {}}  # fmt: skip
+        defaults = {"event_retention_days": None, "consent_defaults": {}, "recommend_retrain_hours": 24,
+                    "predict_retrain_hours": 24, "recommendation_slots": {}}  # fmt: skip
+        assert client.get("/v1/workspace/settings").json() == defaults
         assert client.patch("/v1/workspace/settings", json={"event_retention_days": 30}).status_code == 403
     with server.client(headers={"Authorization": f"Bearer {admin_key}"}) as client:
         for body, field in [({"event_retention_days": 0}, "event_retention_days"),
@@ -174,4 +174,5 @@ def test_settings_are_admin_only_and_checked(server: Server, store: Store, works
         changed = client.patch("/v1/workspace/settings", json={"event_retention_days": 30,
                                                                "consent_defaults": {"ads": True}})  # fmt: skip
         assert changed.json() == {"event_retention_days": 30, "consent_defaults": {"ads": True},
-                                  "recommend_retrain_hours": 24, "recommendation_slots": {}}  # fmt: skip
+                                  "recommend_retrain_hours": 24, "predict_retrain_hours": 24,
+                                  "recommendation_slots": {}}  # fmt: skip
