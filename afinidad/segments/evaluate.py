@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from afinidad.segments.rules import All, Any_, Consent, Events, Member, Not, Rule, Score, Trait
@@ -40,8 +40,8 @@ def select(rule: Rule, facts: Facts, segment_ids: dict[str, str] | None = None) 
     match rule:
         case All(items):
             chosen = set(facts.profiles)
-            for item in items:
-                chosen &= select(item, facts, segment_ids)
+            for item in items:  # each part only looks at those the parts before it kept
+                chosen = select(item, replace(facts, profiles=chosen), segment_ids)
                 if not chosen:
                     break
             return chosen

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from afinidad.consent.service import allowed_profiles
+from afinidad.consent.service import allowed_profiles, defaults_for
 from afinidad.segments.evaluate import Facts, aggregate_key, filter_holds, measure
 from afinidad.segments.rules import All, Any_, Consent, Events, Member, Not, Rule, Score, Trait
-from afinidad.store.models import Event, Profile, ProfileScore, SegmentMember
+from afinidad.store.models import ConsentChange, Event, Profile, ProfileScore, SegmentMember
 
 CHUNK = 500  # profile ids per IN (...) list
 
@@ -43,7 +43,8 @@ def gather(
     if events:
         facts.aggregates = _aggregates(session, workspace_id, events, now, members_of, few=only is not None)
     for purpose in {c.purpose for c in conditions if isinstance(c, Consent)}:
-        facts.consent[purpose] = allowed_profiles(session, workspace_id, universe, purpose)
+        facts.consent[purpose] = (allowed_profiles(session, workspace_id, universe, purpose) if only is not None
+                                  else _consent_all(session, workspace_id, purpose, universe, members_of))  # fmt: skip
     for name in {c.name for c in conditions if isinstance(c, Score)}:
         facts.scores[name] = _scores(session, workspace_id, name, universe, only is not None)
     for segment in {c.segment for c in conditions if isinstance(c, Member)}:
@@ -52,14 +53,34 @@ def gather(
 
 
 def _profiles(session: Session, workspace_id: str, only: set[str] | None) -> set[str]:
-    query = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into.is_(None))
     if only is None:
-        return set(session.execute(query).scalars())
+        return set(session.execute(select(Profile.id).where(Profile.workspace_id == workspace_id,
+                                                            Profile.merged_into.is_(None))).scalars())  # fmt: skip
+    # by id alone, merged ones dropped here: with `merged_into IS NULL` in the query, SQLite walked the
+    # merged_into index over every profile (38 ms for 100 ids, against 6 ms by primary key)
     found: set[str] = set()
     wanted = sorted(only)
+    query = select(Profile.id, Profile.merged_into).where(Profile.workspace_id == workspace_id)
     for start in range(0, len(wanted), CHUNK):
-        found.update(session.execute(query.where(Profile.id.in_(wanted[start : start + CHUNK]))).scalars())
+        rows = session.execute(query.where(Profile.id.in_(wanted[start : start + CHUNK])))
+        found.update(pid for pid, merged in rows if merged is None)
     return found
+
+
+def _consent_all(session: Session, workspace_id: str, purpose: str, universe: set[str], owner: dict[str, str]
+                 ) -> set[str]:  # fmt: skip
+    """`allowed_profiles` for every profile of a workspace at once: one read of the purpose's consent
+    changes instead of two queries per 500 profiles (98,000 profiles: 0.08 s instead of 3-4 s)."""
+    default = defaults_for(session, workspace_id)[purpose]
+    latest: dict[str, tuple[datetime, int, bool]] = {}
+    columns = (ConsentChange.profile_id, ConsentChange.at, ConsentChange.id, ConsentChange.granted)
+    rows = session.execute(select(*columns).where(ConsentChange.workspace_id == workspace_id,
+                                                  ConsentChange.purpose == purpose))  # fmt: skip
+    for profile_id, at, change_id, granted in rows:
+        survivor = owner.get(profile_id, profile_id)
+        if survivor not in latest or (at, change_id) > latest[survivor][:2]:
+            latest[survivor] = (at, change_id, granted)
+    return {pid for pid in universe if (latest[pid][2] if pid in latest else default)}
 
 
 def _members_of(session: Session, workspace_id: str, universe: set[str] | None) -> dict[str, str]:
