@@ -9,7 +9,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from afinidad.cli.context import console, settings, store
+from afinidad.errors import Conflict
 from afinidad.predict import clv, service
+from afinidad.predict.buying_soon import train_and_score
 from afinidad.predict.evaluation import compare_holdout
 from afinidad.predict.pareto_nbd import ParetoNbd
 from afinidad.predict.transactions import Transactions, read_cdnow, read_transactions_csv, summarise
@@ -36,7 +38,8 @@ def _steps() -> Progress:
 @app.command("train")
 def train(workspace: str = WORKSPACE) -> None:
     """Fit the lifetime-value model (BG/NBD + Gamma-Gamma) on the workspace's orders, measured on a holdout
-    and checked for drift against the version it replaces; it becomes the active version."""
+    and checked for drift against the version it replaces; it becomes the active version. Then learn the
+    propensity to buy within 30 days from everyone's events, measured on time, and score it onto profiles."""
     with _steps() as bar:
         task = bar.add_task("training", total=None)
         trained = service.train(store(), _workspace_id(workspace), on_step=lambda s: bar.update(task, description=s))
@@ -49,6 +52,18 @@ def train(workspace: str = WORKSPACE) -> None:
         console.print(f"Holdout {h['calibration_end']} to {h['holdout_end']}: {h['predicted']:,} orders forecast, "
                       f"{h['actual']:,} happened ({h['relative_error']:+.1%}); "
                       f"MAE per customer {h['mae']}.")  # fmt: skip
+    with _steps() as bar:
+        bar.add_task("propensity to buy in 30 days", total=None)
+        try:
+            soon = train_and_score(store(), _workspace_id(workspace))
+        except Conflict as too_few:
+            soon = None
+            console.print(f"No propensity model: {too_few.detail}")
+    if soon is not None:
+        p = soon["metrics"]
+        console.print(f"Propensity to buy within 30 days: AUC {p['auc']:.3f} and calibration error {p['ece']:.3f} "
+                      f"on the {p['test_cutoff'][:10]} cutoff (trained on {p['train_cutoff'][:10]}); "
+                      f"{soon['scored']:,} people scored (score.propensity_30d).")  # fmt: skip
     console.print(
         f"Drift against the previous version: {m['drift']['reading']}"
         + (f" (PSI of CLV {m['drift']['clv_psi']:.3f})" if m["drift"]["clv_psi"] is not None else "")

@@ -4,6 +4,7 @@ RFM groups and micro-segments relearned when the newest model is older than `pre
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import exists, select
 
 from afinidad.errors import Conflict
 from afinidad.predict import service
+from afinidad.predict.buying_soon import train_and_score
 from afinidad.store.engine import Store
 from afinidad.store.models import Event, ModelVersion, Workspace
 from afinidad.workspaces.settings import read_settings
@@ -54,6 +56,8 @@ def refresh(store: Store, now: datetime, only: str | None = None) -> list[Refres
         try:
             service.train(store, workspace_id)
             customers = service.score(store, workspace_id, now)
+            with suppress(Conflict):  # too few buyers and non-buyers to learn from yet: the rest still runs
+                train_and_score(store, workspace_id, now)
             learned = learn(store, workspace_id, now=now)
             done.append(Refreshed(name, customers, len(learned)))
         except Conflict as refused:

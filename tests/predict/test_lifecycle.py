@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from afinidad.demo.simulator import simulate
 from afinidad.predict import service
+from afinidad.predict.buying_soon import train_and_score
 from afinidad.predict.transactions import read_cdnow
 from afinidad.settings import Settings
 from afinidad.store.engine import Store
@@ -64,7 +65,7 @@ def test_evaluate_takes_any_orders_file_with_its_own_column_names(tmp_path: Path
 def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: Store) -> None:
     with store.session() as session:
         shop = create_workspace(session, f"pred-{uuid.uuid4().hex[:8]}")
-    messages = (ImportedMessage(line=i + 1, message=m) for i, m in enumerate(simulate(seed=5, shoppers=200, days=60)))
+    messages = (ImportedMessage(line=i + 1, message=m) for i, m in enumerate(simulate(seed=5, shoppers=200, days=100)))
     import_messages(store, shop.id, messages, Settings(), chunk_size=2000)
     first = service.train(store, shop.id)
     metrics = first["metrics"]
@@ -73,6 +74,8 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
     second = service.train(store, shop.id)  # the same orders: the same scores
     assert second["metrics"]["drift"]["reading"] == "stable" and second["metrics"]["drift"]["clv_psi"] < 0.01
     scored = service.score(store, shop.id)
+    soon = train_and_score(store, shop.id)
+    assert soon["metrics"]["auc"] > 0.6 and soon["scored"] > scored  # everyone active, not only buyers
     with store.reader() as session:
         churned = session.execute(select(func.count()).select_from(ProfileScore).where(
             ProfileScore.workspace_id == shop.id, ProfileScore.name == "churn",
@@ -83,9 +86,11 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
     with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
         segment = client.post("/v1/segments", json={"name": "slipping", "text": "score.churn > 0.5"}).json()
         assert segment["size"] == churned
+        keen = client.post("/v1/segments", json={"name": "keen", "text": "score.propensity_30d > 0.5"}).json()
+        assert 0 < keen["size"] < soon["scored"]
         mine = client.get(f"/v1/profiles/{buyer}/predictions").json()
         assert mine["orders"] >= 1 and set(mine["scores"]) == {"expected_orders_90d", "probability_alive", "churn",
-                                                               "clv_12m"}  # fmt: skip
+                                                               "clv_12m", "propensity_30d"}  # fmt: skip
         assert mine["explanation"]["factors"] and "still a customer" in mine["explanation"]["text"]
         assert abs(mine["explanation"]["probability_alive"] - mine["scores"]["probability_alive"]) < 0.05
         upcoming = mine["next_purchase"]
