@@ -104,9 +104,10 @@ def _traits(session: Session, workspace_id: str, universe: set[str], few: bool) 
     if not few:
         return {pid: traits or {} for pid, traits in session.execute(query.execution_options(yield_per=5000))}
     found: dict[str, dict[str, Any]] = {}
-    wanted = sorted(universe)
+    wanted = sorted(universe)  # already unified: looked up by primary key alone (see `_profiles`)
+    by_id = select(Profile.id, Profile.traits).where(Profile.workspace_id == workspace_id)
     for start in range(0, len(wanted), CHUNK):
-        rows = session.execute(query.where(Profile.id.in_(wanted[start : start + CHUNK])))
+        rows = session.execute(by_id.where(Profile.id.in_(wanted[start : start + CHUNK])))
         found.update((pid, traits or {}) for pid, traits in rows)
     return found
 
