@@ -8,8 +8,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from afinidad.cli.context import console, settings, store
 from afinidad.demo.loader import load_demo
-from afinidad.errors import Conflict
+from afinidad.errors import Conflict, NotFound
 from afinidad.recommend.training import train_personal
+from afinidad.store.engine import Store
 
 
 def demo(
@@ -44,6 +45,7 @@ def demo(
         except Conflict as too_few:  # a handful of shoppers: recommendations stay popular until there are more
             trained = None
             console.print(f"No recommender trained: {too_few.detail}")
+    insights = _understand(opened, data.workspace.id)
     base = f"http://{host}:{port}"
     secret = data.workspace.secret_key
     example = data.example_user or "<a user id>"
@@ -56,6 +58,8 @@ def demo(
             f"Recommender {trained.version} ({trained.algorithm}) is active: NDCG@10 {trained.metrics['ndcg10']:.3f} "
             f"against popularity's {trained.metrics['popularity_ndcg10']:.3f} on a time split of these shoppers."
         )
+    for line in insights:
+        console.print(line, highlight=False)
     if data.blocked_identifiers:
         console.print(
             "Over-merge guard: these identifiers were seen on too many people and stopped linking: "
@@ -81,6 +85,8 @@ def demo(
             f"'{base}/v1/recommendations/{example}?n=5&lang=es&weather=rain&local_time=2026-11-28T20:00:00%2B01:00'",
         ),
         ("Similar", f"curl -H 'Authorization: Bearer {secret}' '{base}/v1/products/P10031/similar?n=5'"),
+        ("Predictions", f"curl -H 'Authorization: Bearer {secret}' {base}/v1/profiles/{example}/predictions"),
+        ("Segments", f"curl -H 'Authorization: Bearer {secret}' {base}/v1/segments"),
         ("From the CLI", f"afinidad profiles show {example} -w demo"),
         ("Metrics", f"{base}/metrics"),
     ):
@@ -89,3 +95,40 @@ def demo(
         from afinidad.cli.main import serve as run_server
 
         run_server(host=host, port=port)
+
+
+def _understand(opened: Store, workspace_id: str) -> list[str]:
+    """Lifetime value, RFM groups and micro-segments for the demo shoppers, and one rule segment kept
+    current as events arrive; a line to print for each."""
+    from afinidad.predict import service as predictions
+    from afinidad.segments.learned import learn
+    from afinidad.segments.service import create_segment, get_segment
+
+    lines = []
+    with console.status("learning about the shoppers") as status:
+        try:
+            status.update("lifetime value")
+            predictions.train(opened, workspace_id)
+            scored = predictions.score(opened, workspace_id)
+            lines.append(f"Predictions: {scored:,} customers scored (expected orders, churn, lifetime value).")
+        except Conflict as too_few:
+            lines.append(f"No predictions yet: {too_few.detail}")
+        try:
+            status.update("RFM groups and micro-segments")
+            learned = learn(opened, workspace_id)
+            micro = [row for row in learned if row.kind == "micro"]
+            examples = "; ".join(f"{row.name} ({row.size}): {row.description}" for row in micro[:2])
+            lines.append(f"Segments: {len(learned) - len(micro)} RFM groups and {len(micro)} micro-segments"
+                         + (f", e.g. {examples}." if examples else "."))  # fmt: skip
+        except Conflict as too_few:
+            lines.append(f"No learned segments yet: {too_few.detail}")
+        with opened.reader() as session:
+            try:
+                get_segment(session, workspace_id, "repeat-buyers")
+                return lines
+            except NotFound:
+                pass
+        made = create_segment(opened, workspace_id, "repeat-buyers", text='count("Order Completed" in 30d) >= 2',
+                              description="Ordered twice or more this month")  # fmt: skip
+        lines.append(f"Rule segment repeat-buyers ({made['text']}): {made['size']:,} members, kept current.")
+    return lines

@@ -123,6 +123,9 @@ def train(store: Store, workspace_id: str, on_step: Callable[[str], None] | None
     summary = summarise(orders, last, unit="weeks")
     model = clv.LifetimeValue().fit(summary)
     scores = model.score(summary)
+    fitted = [value for part in model.params().values() for value in part.values()]
+    if not all(np.isfinite(fitted)) or not np.isfinite(scores.expected_orders_90d).all():
+        raise Conflict("The orders are too few or too alike for the lifetime-value model to fit; it was not stored.")
     metrics["customers"] = len(summary)
     metrics["deciles"] = {"clv_12m": clv.deciles(scores.clv_12m), "churn": clv.deciles(scores.churn)}
     psi = clv.population_stability(previous.metrics.get("deciles", {}).get("clv_12m", []), scores.clv_12m) \
@@ -166,7 +169,8 @@ def score(store: Store, workspace_id: str, now: datetime | None = None) -> int:
     base = {"workspace_id": workspace_id, "model_version": version, "scored_at": now}
     rows = [base | {"profile_id": str(pid), "name": name, "value": float(value)}
             for name in clv.SCORE_NAMES
-            for pid, value in zip(scores.customer_ids, getattr(scores, name), strict=True)]  # fmt: skip
+            for pid, value in zip(scores.customer_ids, getattr(scores, name), strict=True)
+            if np.isfinite(value)]  # fmt: skip
     with store.session() as session:
         session.execute(delete(ProfileScore).where(ProfileScore.workspace_id == workspace_id,
                                                    ProfileScore.name.in_(clv.SCORE_NAMES)))  # fmt: skip

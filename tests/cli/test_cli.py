@@ -116,6 +116,10 @@ def test_demo_loads_simulated_shoppers_and_prints_what_to_try(tmp_path: Path) ->
     assert "/v1/catalog/search?q=headphone" in result.stdout
     assert re.search(r"^Recommender mv_\w+ \(EASE\) is active: NDCG@10 0\.\d+", result.stdout, re.M), result.stdout
     assert "/v1/recommendations/" in result.stdout
+    # 60 shoppers over 10 days are too few for lifetime value: the demo says so rather than storing a bad fit
+    assert re.search(r"^(Predictions: \d+ customers scored|No predictions yet: .*too few)", result.stdout, re.M)
+    assert re.search(r"^Segments: 12 RFM groups and \d+ micro-segments", result.stdout, re.M), result.stdout
+    assert re.search(r"^Rule segment repeat-buyers .*: \d+ members", result.stdout, re.M), result.stdout
     with Store.from_url(f"sqlite:///{db}").reader() as session:  # the demo shop's catalogue is searchable
         workspace_id = session.execute(select(Workspace.id).where(Workspace.name == "demo")).scalar_one()
         found = search_catalog(session, workspace_id, SearchQuery(q="headphone"))
