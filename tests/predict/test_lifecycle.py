@@ -80,7 +80,8 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
         churned = session.execute(select(func.count()).select_from(ProfileScore).where(
             ProfileScore.workspace_id == shop.id, ProfileScore.name == "churn",
             ProfileScore.value > 0.5)).scalar()  # fmt: skip
-        buyer = session.execute(select(ProfileScore.profile_id).where(ProfileScore.workspace_id == shop.id)
+        buyer = session.execute(select(ProfileScore.profile_id).where(ProfileScore.workspace_id == shop.id,
+                                                                      ProfileScore.name == "clv_12m")
                                 .order_by(ProfileScore.profile_id).limit(1)).scalar()  # fmt: skip
     assert scored == metrics["customers"]
     with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
