@@ -49,7 +49,8 @@ def _owner(session: Session, workspace_id: str) -> dict[str, str]:
         Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
 
 
-def snapshot(session: Session, workspace_id: str, cutoff: datetime, owner: dict[str, str]) -> Snapshot:
+def snapshot(session: Session, workspace_id: str, cutoff: datetime, owner: dict[str, str],
+             only: list[str] | None = None) -> Snapshot:  # fmt: skip
     """Features at `cutoff` from the events of the `LOOKBACK` before it: counts of each signal in the last
     7, 30 and 180 days, days since the last event and the last order, revenue, and the channel and device
     used most."""
@@ -62,6 +63,8 @@ def snapshot(session: Session, workspace_id: str, cutoff: datetime, owner: dict[
     query = select(Event.profile_id, Event.event, Event.timestamp, Event.properties, Event.enrichment).where(
         Event.workspace_id == workspace_id, Event.profile_id.is_not(None), Event.timestamp <= cutoff,
         Event.timestamp > cutoff - LOOKBACK)  # fmt: skip
+    if only is not None:  # one person: their profile and the ones merged into it
+        query = query.where(Event.profile_id.in_(only))
     for profile_id, event, at, properties, enrichment in session.execute(query.execution_options(yield_per=5000)):
         person = owner.get(profile_id, profile_id)
         age = (cutoff - at).total_seconds() / 86_400
@@ -149,7 +152,7 @@ def train_and_score(store: Store, workspace_id: str, now: datetime | None = None
         session.add(ModelVersion(id=version, workspace_id=workspace_id, kind=KIND, algorithm="LightGBM, calibrated",
                                  params={"calibration": final.calibration_method_}, metrics=metrics,
                                  trained_at=now, events_until=latest, users=len(test.profile_ids), items=0,
-                                 active=True, artifact=json.dumps(metrics).encode()))  # fmt: skip
+                                 active=True, artifact=json.dumps(final.to_dict()).encode()))  # fmt: skip
         session.execute(delete(ProfileScore).where(ProfileScore.workspace_id == workspace_id,
                                                    ProfileScore.name == SCORE))  # fmt: skip
         rows = [{"workspace_id": workspace_id, "profile_id": pid, "name": SCORE, "value": float(value),
@@ -158,3 +161,30 @@ def train_and_score(store: Store, workspace_id: str, now: datetime | None = None
         for start in range(0, len(rows), 5000):
             session.execute(insert(ProfileScore), rows[start : start + 5000])
     return {"version": version, "metrics": metrics, "scored": len(rows)}
+
+
+_LOADED: dict[str, Propensity] = {}  # version id -> model, so explaining a person does not re-read the trees
+
+
+def explain_person(session: Session, workspace_id: str, profile_id: str, now: datetime | None = None
+                   ) -> dict[str, Any] | None:  # fmt: skip
+    """The active model's probability that this person orders within 30 days, and the main reasons, from
+    their events up to now; None before any model is trained."""
+    active = (ModelVersion.workspace_id == workspace_id, ModelVersion.kind == KIND, ModelVersion.active.is_(True))
+    row = session.execute(select(ModelVersion.id, ModelVersion.artifact).where(*active)).first()
+    if row is None:
+        return None
+    if row.id not in _LOADED:
+        _LOADED.clear()
+        _LOADED[row.id] = Propensity.from_dict(json.loads(row.artifact))
+    model = _LOADED[row.id]
+    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
+    members = [profile_id, *session.execute(merged).scalars()]
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    taken = snapshot(session, workspace_id, now, {member: profile_id for member in members}, only=members)
+    if not taken.profile_ids:
+        return {"probability": None, "text": "No activity in the last 180 days.", "factors": []}
+    why = model.explain({name: values[0] for name, values in taken.features.items()}, max_factors=3)
+    return {"probability": round(why.probability, 4), "text": why.text,
+            "factors": [{"feature": f.feature, "value": f.value, "log_odds": round(f.log_odds, 3), "text": f.text}
+                        for f in why.factors]}  # fmt: skip

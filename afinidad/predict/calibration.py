@@ -191,6 +191,15 @@ class PlattScaling:
             raise ModelNotFitted("PlattScaling is not fitted: call fit() first.")
         return expit(self.slope_ * np.asarray(scores, dtype=np.float64) + self.intercept_)
 
+    def to_dict(self) -> dict[str, float]:
+        return {"slope": self.slope_, "intercept": self.intercept_}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> PlattScaling:
+        loaded = cls()
+        loaded.slope_, loaded.intercept_ = float(data["slope"]), float(data["intercept"])
+        return loaded
+
 
 class IsotonicCalibration:
     """The best non-decreasing map from score to probability (pool adjacent violators, scikit-learn's
@@ -213,9 +222,21 @@ class IsotonicCalibration:
         return self
 
     def predict(self, scores: ArrayLike) -> np.ndarray:
+        points = getattr(self, "points_", None)
+        if points is not None:  # loaded: the fitted steps, interpolated and clipped as IsotonicRegression does
+            return np.interp(np.asarray(scores, dtype=np.float64), points[0], points[1])
         if not hasattr(self, "regression_"):
             raise ModelNotFitted("IsotonicCalibration is not fitted: call fit() first.")
         return np.asarray(self.regression_.predict(np.asarray(scores, dtype=np.float64)), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"x": self.regression_.X_thresholds_.tolist(), "y": self.regression_.y_thresholds_.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[float]]) -> IsotonicCalibration:
+        loaded = cls()
+        loaded.points_ = (np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.float64))
+        return loaded
 
 
 def binary_outcomes(y: ArrayLike, field: str = "y") -> np.ndarray:

@@ -218,6 +218,33 @@ class Propensity:
             other_log_odds=float(sum(share.log_odds for share in rest)),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-safe data (the trees in LightGBM's own text format), for a model version;
+        `from_dict` gives back a model that predicts and explains the same."""
+        if getattr(self, "feature_names_", None) is None:
+            raise ModelNotFitted("Propensity is not fitted: call fit() first.")
+        return {"feature_names": list(self.feature_names_), "categorical": list(self.categorical_),
+                "categories": {name: list(values) for name, values in self.categories_.items()},
+                "trees": self.booster_.model_to_string(num_iteration=self.best_iteration_),
+                "best_iteration": self.best_iteration_, "calibration": self.calibration_method_,
+                "calibrator": self.calibrator_.to_dict(), "base_value": self.base_value_,
+                "feature_importance": self.feature_importance_}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Propensity:
+        loaded = cls(categorical=tuple(data["categorical"]))
+        loaded.feature_names_ = list(data["feature_names"])
+        loaded.categorical_ = tuple(data["categorical"])
+        loaded.categories_ = {name: tuple(values) for name, values in data["categories"].items()}
+        loaded.booster_ = lightgbm.Booster(model_str=data["trees"])
+        loaded.best_iteration_ = int(data["best_iteration"])
+        loaded.calibration_method_ = data["calibration"]
+        kind = IsotonicCalibration if data["calibration"] == "isotonic" else PlattScaling
+        loaded.calibrator_ = kind.from_dict(data["calibrator"])
+        loaded.base_value_ = float(data["base_value"])
+        loaded.feature_importance_ = dict(data["feature_importance"])
+        return loaded
+
     # -- internals --------------------------------------------------------------------------------------------
 
     def _check_settings(self) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.errors import Conflict, NotFound
 from afinidad.predict import clv
+from afinidad.predict.buying_soon import explain_person
 from afinidad.predict.explain import explain_purchases
 from afinidad.predict.next_purchase import CategoryAffinity, purchase_timing
 from afinidad.predict.transactions import Transactions, summarise
@@ -213,6 +214,7 @@ def predictions(session: Session, workspace_id: str, identifier: str) -> dict[st
     mine = orders.customers == profile_id
     answer: dict[str, Any] = {"profile_id": profile_id, "orders": int(mine.sum()), "scores": stored,
                               "model_version": active.id if active else None}  # fmt: skip
+    answer["buying_soon"] = explain_person(session, workspace_id, profile_id)
     if not mine.any():
         answer["explanation"] = {"text": "No orders yet: no forecast until the first order.", "factors": []}
         return answer

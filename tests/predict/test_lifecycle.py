@@ -94,6 +94,9 @@ def test_a_workspace_trains_scores_segments_and_explains(server: Server, store: 
                                                                "clv_12m", "propensity_30d"}  # fmt: skip
         assert mine["explanation"]["factors"] and "still a customer" in mine["explanation"]["text"]
         assert abs(mine["explanation"]["probability_alive"] - mine["scores"]["probability_alive"]) < 0.05
+        soon_why = mine["buying_soon"]
+        assert abs(soon_why["probability"] - mine["scores"]["propensity_30d"]) < 0.02  # the same model, now
+        assert soon_why["factors"] and " log-odds" in soon_why["text"]
         upcoming = mine["next_purchase"]
         assert datetime.fromisoformat(upcoming["expected_date"]).date() >= datetime.now(UTC).date()
         assert 0 <= upcoming["probability_within_30_days"] <= upcoming["probability_alive"] <= 1

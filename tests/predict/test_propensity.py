@@ -243,3 +243,16 @@ def test_calibrators_map_a_distorted_score_back() -> None:
         assert expected_calibration_error(outcomes, calibrated) < 0.02
     with pytest.raises(ModelNotFitted):
         PlattScaling().predict([0.0])
+
+
+def test_a_stored_model_predicts_and_explains_the_same(
+    bank_model: Propensity, bank_split: tuple[LabelledTable, LabelledTable]
+) -> None:
+    import json
+
+    _, held_out = bank_split
+    loaded = Propensity.from_dict(json.loads(json.dumps(bank_model.to_dict())))
+    assert np.allclose(loaded.predict_proba(held_out.features), bank_model.predict_proba(held_out.features),
+                       atol=1e-9)  # fmt: skip
+    row = {name: values[0] for name, values in held_out.features.items()}
+    assert loaded.explain(row).factors == bank_model.explain(row).factors
