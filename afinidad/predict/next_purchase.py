@@ -46,16 +46,21 @@ class CategoryAffinity:
         self.half_life_days = half_life_days
         self.prior_weight = prior_weight
 
-    def fit(self, customers: np.ndarray, categories: np.ndarray, days: np.ndarray, as_of: np.datetime64
-            ) -> CategoryAffinity:  # fmt: skip
-        """One entry per order line: who, which category (None/"" unknown: skipped), which day."""
+    def fit(self, customers: np.ndarray, categories: np.ndarray, days: np.ndarray, as_of: np.datetime64,
+            shares: dict[str, float] | None = None) -> CategoryAffinity:  # fmt: skip
+        """One entry per order line: who, which category (None/"" unknown: skipped), which day. The shop's
+        shares come from these lines, or from `shares` (kept with a model version, so that explaining one
+        person needs only their own lines)."""
         known = np.array([bool(c) for c in categories], dtype=bool)
         customers, categories = np.asarray(customers)[known].astype(str), np.asarray(categories)[known].astype(str)
         age = (np.datetime64(as_of, "D") - np.asarray(days, dtype="datetime64[D]")[known]).astype(np.float64)
         weight = np.power(0.5, np.maximum(age, 0.0) / self.half_life_days)
-        self.categories_ = np.unique(categories)
+        self.categories_ = np.unique(np.concatenate([categories, np.array(sorted(shares or {}), dtype=str)]))
         code = {name: position for position, name in enumerate(self.categories_)}
-        counts = np.bincount([code[c] for c in categories], minlength=len(self.categories_)).astype(np.float64)
+        if shares is not None:
+            counts = np.array([float(shares.get(str(name), 0.0)) for name in self.categories_])
+        else:
+            counts = np.bincount([code[c] for c in categories], minlength=len(self.categories_)).astype(np.float64)
         self.shares_ = counts / counts.sum() if counts.sum() else counts
         self.weights_: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(self.categories_)))
         for customer, category, w in zip(customers, categories, weight, strict=True):

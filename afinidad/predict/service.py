@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -45,43 +45,52 @@ def _revenue(properties: dict[str, Any]) -> float:
                      for line in lines if isinstance(line, dict)))  # fmt: skip
 
 
-def workspace_orders(session: Session, workspace_id: str, until: datetime | None = None) -> Transactions:
-    """Every completed order, by the unified profile it now belongs to."""
-    owner = dict(session.execute(select(Profile.id, Profile.merged_into).where(
-        Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
+def _order_events(session: Session, workspace_id: str, until: datetime | None, person: str | None
+                  ) -> Iterator[tuple[str, datetime, dict[str, Any]]]:  # fmt: skip
+    """(unified profile, time, properties) of every completed order, or of one `person`'s (their profile
+    and those merged into it: what a request for one person reads)."""
+    if person is not None:
+        merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == person)
+        owner = {pid: person for pid in [person, *session.execute(merged).scalars()]}
+    else:
+        owner = dict(session.execute(select(Profile.id, Profile.merged_into).where(
+            Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
     query = select(Event.profile_id, Event.timestamp, Event.properties).where(
         Event.workspace_id == workspace_id, Event.event == "Order Completed", Event.profile_id.is_not(None)
     )
+    if person is not None:
+        query = query.where(Event.profile_id.in_(sorted(owner)))
     if until is not None:
         query = query.where(Event.timestamp <= until)
-    customers, days, amounts = [], [], []
     for profile_id, at, properties in session.execute(query.execution_options(yield_per=5000)):
-        customers.append(owner.get(profile_id, profile_id))
+        yield owner.get(profile_id, profile_id), at, properties or {}
+
+
+def workspace_orders(session: Session, workspace_id: str, until: datetime | None = None,
+                     person: str | None = None) -> Transactions:  # fmt: skip
+    """Every completed order (or one `person`'s), by the unified profile it now belongs to."""
+    customers, days, amounts = [], [], []
+    for customer, at, properties in _order_events(session, workspace_id, until, person):
+        customers.append(customer)
         days.append(np.datetime64(at.date(), "D"))
-        amounts.append(_revenue(properties or {}))
+        amounts.append(_revenue(properties))
     return Transactions(np.array(customers, dtype=str), np.array(days, dtype="datetime64[D]"),
                         np.array(amounts, dtype=np.float64))  # fmt: skip
 
 
-def order_lines(session: Session, workspace_id: str, until: datetime | None = None
+def order_lines(session: Session, workspace_id: str, until: datetime | None = None, person: str | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(customer, category, day) per order line, the category from the catalog ("" when unknown)."""
-    owner = dict(session.execute(select(Profile.id, Profile.merged_into).where(
-        Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
+    """(customer, category, day) per order line (everyone's, or one `person`'s), the category from the
+    catalog ("" when unknown)."""
     category_of = dict(session.execute(select(Product.id, Product.category).where(
         Product.workspace_id == workspace_id)).all())  # fmt: skip
-    query = select(Event.profile_id, Event.timestamp, Event.properties).where(
-        Event.workspace_id == workspace_id, Event.event == "Order Completed", Event.profile_id.is_not(None)
-    )
-    if until is not None:
-        query = query.where(Event.timestamp <= until)
     customers, categories, days = [], [], []
-    for profile_id, at, properties in session.execute(query.execution_options(yield_per=5000)):
-        for line in (properties or {}).get("products") or []:
+    for customer, at, properties in _order_events(session, workspace_id, until, person):
+        for line in properties.get("products") or []:
             if not isinstance(line, dict):
                 continue
             product = str(line.get("product_id") or line.get("sku") or "")
-            customers.append(owner.get(profile_id, profile_id))
+            customers.append(customer)
             categories.append(line.get("category") or category_of.get(product) or "")
             days.append(np.datetime64(at.date(), "D"))
     return np.array(customers, dtype=str), np.array(categories, dtype=str), np.array(days, dtype="datetime64[D]")
@@ -128,6 +137,11 @@ def train(store: Store, workspace_id: str, on_step: Callable[[str], None] | None
     if not all(np.isfinite(fitted)) or not np.isfinite(scores.expected_orders_90d).all():
         raise Conflict("The orders are too few or too alike for the lifetime-value model to fit; it was not stored.")
     metrics["customers"] = len(summary)
+    with store.reader() as session:  # the shop's category shares: the prior of each person's next categories
+        _, categories, _ = order_lines(session, workspace_id)
+    named, counts = np.unique(categories[categories != ""], return_counts=True)
+    metrics["category_shares"] = {str(c): round(float(n / counts.sum()), 6)
+                                  for c, n in zip(named, counts, strict=True)}  # fmt: skip
     metrics["deciles"] = {"clv_12m": clv.deciles(scores.clv_12m), "churn": clv.deciles(scores.churn)}
     psi = clv.population_stability(previous.metrics.get("deciles", {}).get("clv_12m", []), scores.clv_12m) \
         if previous else None  # fmt: skip
@@ -210,7 +224,7 @@ def predictions(session: Session, workspace_id: str, identifier: str) -> dict[st
     active = session.execute(select(ModelVersion).where(ModelVersion.workspace_id == workspace_id,
                                                         ModelVersion.kind == KIND, ModelVersion.active.is_(True))
                              ).scalar()  # fmt: skip
-    orders = workspace_orders(session, workspace_id)
+    orders = workspace_orders(session, workspace_id, person=profile_id)  # theirs only: this is a request
     mine = orders.customers == profile_id
     answer: dict[str, Any] = {"profile_id": profile_id, "orders": int(mine.sum()), "scores": stored,
                               "model_version": active.id if active else None}  # fmt: skip
@@ -230,19 +244,20 @@ def predictions(session: Session, workspace_id: str, identifier: str) -> dict[st
     answer["explanation"] = {"text": why.text, "expected_orders_90d": why.expected_purchases,
                              "probability_alive": why.probability_alive,
                              "factors": [asdict(factor) for factor in why.factors]}  # fmt: skip
-    answer["next_purchase"] = _next_purchase(session, workspace_id, profile_id, model, summary)
+    shares = active.metrics.get("category_shares", {})
+    answer["next_purchase"] = _next_purchase(session, workspace_id, profile_id, model, summary, shares)
     return answer
 
 
 def _next_purchase(session: Session, workspace_id: str, profile_id: str, model: clv.LifetimeValue,
-                   summary: Any) -> dict[str, Any]:  # fmt: skip
+                   summary: Any, shop_shares: dict[str, float]) -> dict[str, Any]:  # fmt: skip
     """The expected date of the next order (if still a customer), how likely one is within 30 days, and
     the most likely categories."""
     today = _now().date()
     alive = model.purchases_.probability_alive(summary.frequency, summary.recency, summary.T)
     median, within = purchase_timing(model.purchases_.params_, summary.frequency, summary.T, alive, 30 / 7)
-    customers, categories, days = order_lines(session, workspace_id)
-    affinity = CategoryAffinity().fit(customers, categories, days, np.datetime64(today, "D"))
+    customers, categories, days = order_lines(session, workspace_id, person=profile_id)
+    affinity = CategoryAffinity().fit(customers, categories, days, np.datetime64(today, "D"), shares=shop_shares)
     return {"expected_date": (today + timedelta(days=round(float(median[0]) * 7))).isoformat(),
             "if_still_a_customer": True, "probability_alive": round(float(alive[0]), 4),
             "probability_within_30_days": round(float(within[0]), 4),
