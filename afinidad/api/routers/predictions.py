@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from afinidad.api.dependencies import read_session, secret_caller
-from afinidad.predict.service import predictions
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/profiles", tags=["predictions"])
@@ -18,4 +17,8 @@ router = APIRouter(prefix="/v1/profiles", tags=["predictions"])
 def get_predictions(identifier: str, caller: Caller = Depends(secret_caller),
                     session: Session = Depends(read_session)) -> dict[str, Any]:  # fmt: skip
     """Someone without orders gets a defined answer that says so (no scores), not an error."""
+    # imported here: the models pull in LightGBM, scikit-learn and scipy (1.1 s), which the rest of the API,
+    # and the server's start, need not wait for
+    from afinidad.predict.service import predictions
+
     return predictions(session, caller.workspace_id, identifier)
