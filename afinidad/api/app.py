@@ -21,6 +21,7 @@ from afinidad.api.metrics import Metrics
 from afinidad.api.ratelimit import RateLimiter
 from afinidad.api.routers import (
     catalog,
+    decide,
     ops,
     predictions,
     privacy,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         recommendations.trends,
         segments.router,
         predictions.router,
+        decide.router,
         workspace.router,
         ops.router,
     ):

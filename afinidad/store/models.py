@@ -398,3 +398,21 @@ class ProfileScore(Base):
     value: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(40))
     scored_at: Mapped[datetime]
+
+
+class ContentBlock(Base):
+    """A place on a site, app or e-mail (`hero`, `banner`, `offer`) and its variants, each with optional
+    targeting; `policy` says how one is chosen (fixed weights, a sticky experiment, or a bandit)."""
+
+    __tablename__ = "content_blocks"
+    __table_args__ = (UniqueConstraint("workspace_id", "slot", name="uq_content_blocks_slot"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    slot: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[str] = mapped_column(String(20))
+    variants: Mapped[list] = mapped_column(Json, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

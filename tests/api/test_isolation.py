@@ -55,10 +55,12 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         segment = client.post("/v1/segments", json={"name": marker, "text": "trait.email exists"},
                               headers=_bearer(owner_key))  # fmt: skip
         assert segment.status_code == 201 and segment.json()["size"] == 1
+        block = {"variants": [{"id": "only", "content": {"headline": marker}, "weight": 100}]}
+        assert client.put(f"/v1/blocks/{marker}", json=block, headers=_bearer(owner_key)).status_code == 200
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
-            if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/")):
+            if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/", "/v1/blocks/")):
                 identifiers = (marker,)  # the product's id, the segment's name
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)

@@ -1,0 +1,84 @@
+"""Adaptive content blocks: what a block is (variants, each with the context and segment it is meant for),
+checked before it is stored, and which variants a request may see. Pure: the service stores blocks and
+logs decisions; the policy modules choose among the eligible variants.
+
+A variant with no `when` and no `segment` is for everyone. `when` lists allowed values per context
+dimension (`daypart`, `week_part`, `device`, `channel`, `country`, `city`, `weather`, `temperature`, as
+`recommend.context.of_request` reads a request); a request that does not state a dimension does not match
+a variant that requires it. When no variant matches, the block falls back to its variants for everyone,
+and when there are none, the answer is an explicit "nothing to show"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from afinidad.errors import FieldProblem, InvalidInput
+from afinidad.recommend.context import SINGLE
+
+Policy = Literal["fixed", "experiment"]
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    content: dict[str, Any] = Field(description="What the page shows: copy, image, link, offer...")
+    weight: Annotated[float, Field(ge=0, le=100)] = Field(
+        0, description="Percent of traffic for fixed and experiment policies; the weights must sum to 100."
+    )
+    when: dict[str, list[Annotated[str, Field(max_length=100)]]] = Field(default_factory=dict)
+    segment: Annotated[str, Field(max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _known_context(self) -> Variant:
+        unknown = sorted(set(self.when) - set(SINGLE))
+        if unknown:
+            raise ValueError(f"unknown context {unknown}; one of {', '.join(SINGLE)}")
+        return self
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slot: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    policy: Policy = "fixed"
+    variants: Annotated[list[Variant], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Block:
+        ids = [variant.id for variant in self.variants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("variant ids must be unique")
+        if self.policy in ("fixed", "experiment"):  # (a bandit, when there is one, needs no weights)
+            total = sum(variant.weight for variant in self.variants)
+            if abs(total - 100) > 0.01:
+                raise ValueError(f"the variants' weights sum to {total:g}%, not 100%")
+        return self
+
+
+def check_block(raw: dict[str, Any]) -> Block:
+    """A block as sent, checked; every problem names its field."""
+    try:
+        return Block.model_validate(raw)
+    except ValidationError as error:
+        problems = [FieldProblem(".".join(str(part) for part in item["loc"]) or "block",
+                                 item["msg"].removeprefix("Value error, "))
+                    for item in error.errors(include_url=False)]  # fmt: skip
+        raise InvalidInput("Invalid content block; nothing was changed.", problems) from error
+
+
+def eligible(variants: list[dict[str, Any]], context: dict[str, str], segments: set[str]) -> list[dict[str, Any]]:
+    """The variants this request may see: the targeted ones that match, else the untargeted ones."""
+    targeted, general = [], []
+    for variant in variants:
+        when, segment = variant.get("when") or {}, variant.get("segment")
+        if not when and not segment:
+            general.append(variant)
+            continue
+        fits = all(context.get(name) in allowed for name, allowed in when.items())
+        if fits and (segment is None or segment in segments):
+            targeted.append(variant)
+    return targeted or general
