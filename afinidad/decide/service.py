@@ -5,7 +5,6 @@ for a few seconds), one of the person's segments, one decision written."""
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
 import time
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from afinidad.decide.assignment import bucket
 from afinidad.decide.blocks import check_block, eligible
 from afinidad.errors import Conflict, NotFound
 from afinidad.profiles.service import find_profile_id
@@ -104,13 +104,6 @@ def _segments_of(session: Session, workspace_id: str, profile_id: str) -> set[st
     return {key for name, segment_id in rows for key in (name, segment_id)}
 
 
-def unit_share(block_id: str, unit: str) -> float:
-    """Where a unit falls in [0, 1) for a block: the same for the same person on every channel and every
-    server, independent between blocks (blake2b, not Python's per-process hash)."""
-    digest = hashlib.blake2b(f"{block_id}:{unit}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
 def _by_weight(variants: list[dict[str, Any]], point: float) -> tuple[dict[str, Any], float]:
     """The variant at `point` in [0, 1) along the variants' weights (renormalised over those eligible),
     and its share: the probability a random unit had of getting it."""
@@ -144,7 +137,7 @@ def decide(session: Session, workspace_id: str, slot: str, identifier: str | Non
     chosen, propensity = None, None
     if options:
         if block["policy"] == "experiment" and (profile_id or identifier):
-            chosen, propensity = _by_weight(options, unit_share(block["id"], profile_id or str(identifier)))
+            chosen, propensity = _by_weight(options, bucket(block["id"], profile_id or str(identifier)))
         else:
             chosen, propensity = _by_weight(options, (rng or random).random())
     items = [{"variant": chosen["id"], "propensity": round(propensity, 6),
