@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.context import SINGLE
 
-Policy = Literal["fixed", "experiment"]
+Policy = Literal["fixed", "experiment", "bandit"]
 
 
 class Variant(BaseModel):
@@ -52,7 +52,7 @@ class Block(BaseModel):
         ids = [variant.id for variant in self.variants]
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must be unique")
-        if self.policy in ("fixed", "experiment"):  # (a bandit, when there is one, needs no weights)
+        if self.policy in ("fixed", "experiment"):  # a bandit finds its own weights
             total = sum(variant.weight for variant in self.variants)
             if abs(total - 100) > 0.01:
                 raise ValueError(f"the variants' weights sum to {total:g}%, not 100%")

@@ -9,19 +9,21 @@ import random
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from afinidad.decide.assignment import bucket
+from afinidad.decide.bandits import ThompsonBernoulli
 from afinidad.decide.blocks import check_block, eligible
 from afinidad.errors import Conflict, NotFound
 from afinidad.profiles.service import find_profile_id
 from afinidad.recommend import context as contexts
-from afinidad.store.models import ContentBlock, Decision, Segment, SegmentMember
+from afinidad.store.models import ContentBlock, Decision, Event, Segment, SegmentMember
 
 CACHE_SECONDS = 5.0  # a changed block reaches every server within this
 
@@ -120,6 +122,65 @@ def _by_weight(variants: list[dict[str, Any]], point: float) -> tuple[dict[str, 
     return last, float(last.get("weight", 0)) / total
 
 
+BANDIT_OUTCOMES = ("Promotion Clicked", "Order Completed")  # a decision rewarded: clicked, or bought after
+BANDIT_WINDOW = timedelta(days=7)
+BANDIT_REFRESH_SECONDS = 10.0
+
+
+class _Rewards:
+    """Per bandit block, how often each variant was shown and rewarded, from the decision log and the
+    outcome events that carry a `decision_id`; recomputed at most every `BANDIT_REFRESH_SECONDS`, so the
+    policy learns within seconds without a read per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cached: dict[tuple[str, str], tuple[float, dict[str, tuple[int, int]]]] = {}
+
+    def get(self, session: Session, workspace_id: str, slot: str) -> dict[str, tuple[int, int]]:
+        key = (workspace_id, slot)
+        found = self._cached.get(key)
+        if found and time.monotonic() - found[0] < BANDIT_REFRESH_SECONDS:
+            return found[1]
+        since = _now() - BANDIT_WINDOW
+        variant_of = {decision_id: (items or [{}])[0].get("variant") for decision_id, items in session.execute(
+            select(Decision.id, Decision.items).where(Decision.workspace_id == workspace_id, Decision.slot == slot,
+                                                      Decision.policy == "bandit", Decision.at >= since))}  # fmt: skip
+        rewarded = set()
+        outcomes = (Event.workspace_id == workspace_id, Event.event.in_(BANDIT_OUTCOMES), Event.timestamp >= since)
+        for (properties,) in session.execute(select(Event.properties).where(*outcomes)):
+            decision_id = (properties or {}).get("decision_id")
+            if isinstance(decision_id, str) and decision_id in variant_of:
+                rewarded.add(decision_id)
+        counts: dict[str, tuple[int, int]] = {}
+        for decision_id, variant in variant_of.items():
+            shown, won = counts.get(variant, (0, 0))
+            counts[variant] = (shown + 1, won + (decision_id in rewarded))
+        with self._lock:
+            self._cached[key] = (time.monotonic(), counts)
+        return counts
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached.clear()
+
+
+REWARDS = _Rewards()
+
+
+def _bandit(options: list[dict[str, Any]], counts: dict[str, tuple[int, int]], rng: random.Random | None
+            ) -> tuple[dict[str, Any], float]:  # fmt: skip
+    """Thompson sampling over the eligible variants, with a 1% floor each: the propensity logged is the
+    exact probability the variant had (see `bandits.ThompsonBernoulli`)."""
+    shown = [counts.get(v["id"], (0, 0)) for v in options]
+    policy = ThompsonBernoulli.from_dict({"policy": "thompson_bernoulli", "n_arms": len(options),
+                                          "floor": min(0.01, 1 / len(options)), "prior_alpha": 1.0,
+                                          "prior_beta": 1.0, "successes": [won for _, won in shown],
+                                          "failures": [n - won for n, won in shown]})  # fmt: skip
+    seed = (rng or random).getrandbits(32)
+    arm, propensity = policy.choose(np.random.default_rng(seed))
+    return options[arm], propensity
+
+
 def decide(session: Session, workspace_id: str, slot: str, identifier: str | None, raw_context: dict[str, Any],
            rng: random.Random | None = None) -> dict[str, Any]:  # fmt: skip
     """The variant to show and its `decision_id`; the decision is added to `session` (the caller commits)."""
@@ -136,7 +197,9 @@ def decide(session: Session, workspace_id: str, slot: str, identifier: str | Non
     decision = "dec_" + uuid.uuid4().hex[:20]
     chosen, propensity = None, None
     if options:
-        if block["policy"] == "experiment" and (profile_id or identifier):
+        if block["policy"] == "bandit":
+            chosen, propensity = _bandit(options, REWARDS.get(session, workspace_id, slot), rng)
+        elif block["policy"] == "experiment" and (profile_id or identifier):
             chosen, propensity = _by_weight(options, bucket(block["id"], profile_id or str(identifier)))
         else:
             chosen, propensity = _by_weight(options, (rng or random).random())

@@ -119,3 +119,35 @@ def test_bad_blocks_and_requests_are_refused_and_log_nothing(server: Server, sto
         refused = client.post("/v1/decide", json=bad)
         assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "daypart"
         assert _decisions(store, shop) == before
+
+
+def test_a_bandit_block_moves_traffic_to_the_variant_that_wins(store: Store) -> None:
+    import random
+
+    from afinidad.decide import service
+    from afinidad.settings import Settings
+    from afinidad.tracking.bulk import import_messages
+    from afinidad.tracking.importer import ImportedMessage
+
+    shop = _shop(store)
+    block = {"policy": "bandit", "variants": [{"id": "plain", "content": {"headline": "New in"}},
+                                              {"id": "bold", "content": {"headline": "Last chance"}}]}  # fmt: skip
+    with store.session() as session:
+        service.save_block(session, shop.id, {**block, "slot": "offer"})
+    rng, clicks = random.Random(5), {"plain": 0.02, "bold": 0.3}  # the truth the bandit must find
+    shown: list[str] = []
+    for round_ in range(8):  # rounds of 60 decisions, the rewards of each round arriving before the next
+        service.REWARDS.forget()
+        messages = []
+        for i in range(60):
+            with store.session() as session:
+                answer = service.decide(session, shop.id, "offer", f"u{round_}-{i}", {}, rng=rng)
+            assert 0.01 <= answer["propensity"] <= 0.99
+            shown.append(answer["variant"])
+            if rng.random() < clicks[answer["variant"]]:
+                messages.append({"type": "track", "userId": f"u{round_}-{i}", "event": "Promotion Clicked",
+                                 "properties": {"decision_id": answer["decision_id"]}})  # fmt: skip
+        import_messages(store, shop.id, (ImportedMessage(line=n + 1, message=m) for n, m in enumerate(messages)),
+                        Settings())  # fmt: skip
+    first, last = shown[:60], shown[-120:]
+    assert last.count("bold") / len(last) > 0.85 > first.count("bold") / len(first)  # learnt, not fixed
