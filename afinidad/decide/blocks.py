@@ -26,7 +26,9 @@ class Variant(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     content: dict[str, Any] = Field(description="What the page shows: copy, image, link, offer...")
     weight: Annotated[float, Field(ge=0, le=100)] = Field(
-        0, description="Percent of traffic for fixed and experiment policies; the weights must sum to 100."
+        0,
+        description="Percent of traffic for fixed and experiment policies: the untargeted variants' weights "
+        "sum to 100; targeted variants split the requests they fit by their weights (equally when all are 0).",
     )
     when: dict[str, list[Annotated[str, Field(max_length=100)]]] = Field(default_factory=dict)
     segment: Annotated[str, Field(max_length=100)] | None = None
@@ -52,10 +54,13 @@ class Block(BaseModel):
         ids = [variant.id for variant in self.variants]
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must be unique")
-        if self.policy in ("fixed", "experiment"):  # a bandit finds its own weights
-            total = sum(variant.weight for variant in self.variants)
+        general = [variant for variant in self.variants if not variant.when and variant.segment is None]
+        if self.policy in ("fixed", "experiment") and general:  # a bandit finds its own weights
+            # targeted variants replace the general ones for the requests they fit, so their weights share
+            # that traffic among themselves; the general variants' weights are the split of everyone else
+            total = sum(variant.weight for variant in general)
             if abs(total - 100) > 0.01:
-                raise ValueError(f"the variants' weights sum to {total:g}%, not 100%")
+                raise ValueError(f"the untargeted variants' weights sum to {total:g}%, not 100%")
         return self
 
 
