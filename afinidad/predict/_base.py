@@ -129,3 +129,18 @@ def fit_rows(
     scale = time_scale(age)
     rows, row_weights, _ = unique_rows((x, t_x * scale, age * scale), counts)
     return (x, t_x, age), counts, rows, row_weights, scale
+
+
+def fit_log_parameters(objective: Any, start: ArrayLike, max_iterations: int, tol: float, *,
+                       gradient: bool = True) -> Any:  # fmt: skip
+    """What every purchase and spend model's fit does: L-BFGS-B over the logs of its positive parameters,
+    each kept within [-30, 30], on a single BLAS thread. With `gradient`, the objective returns its exact
+    gradient too; without, L-BFGS-B works from finite differences (step 1e-7, looser gtol 1e-8)."""
+    from scipy.optimize import minimize
+
+    start = np.asarray(start, dtype=np.float64)
+    options = ({"maxiter": max_iterations, "ftol": tol, "gtol": 1e-9} if gradient
+               else {"maxiter": max_iterations, "ftol": tol, "gtol": 1e-8, "eps": 1e-7})  # fmt: skip
+    with single_threaded_blas():
+        return minimize(objective, start, jac=gradient, method="L-BFGS-B", bounds=[(-30.0, 30.0)] * len(start),
+                        options=options)  # fmt: skip

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import OptimizeResult, minimize
+from scipy.optimize import OptimizeResult
 from scipy.special import betaln, gammaln, logsumexp
 
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.predict._base import (
     customer_arrays,
+    fit_log_parameters,
     fit_rows,
     fitted,
     horizon_array,
-    single_threaded_blas,
     unique_rows,
 )
 
@@ -101,11 +101,7 @@ class CondensedNbd:
         best: tuple[float, CnbdParams, OptimizeResult] | None = None
         for k in orders:
             objective = _NegativeLogLikelihood(k, self.dropout_at_zero, x_rows, t_rows, age_rows, row_weights)
-            with single_threaded_blas():
-                result = minimize(
-                    objective, np.zeros(4), method="L-BFGS-B", bounds=[(-30.0, 30.0)] * 4,
-                    options={"maxiter": self.max_iterations, "ftol": self.tol, "gtol": 1e-8, "eps": 1e-7},
-                )  # fmt: skip
+            result = fit_log_parameters(objective, np.zeros(4), self.max_iterations, self.tol, gradient=False)
             r, alpha, a, b = np.exp(result.x)
             params = CnbdParams(k=k, r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
             log_likelihood = float(np.sum(counts * _log_likelihood(params, self.dropout_at_zero, x, t_x, age, litt)))

@@ -14,11 +14,16 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from afinidad.errors import FieldProblem, InvalidInput
-from afinidad.predict._base import PurchaseModel, customer_arrays, fit_weights, fitted, single_threaded_blas
+from afinidad.predict._base import (
+    PurchaseModel,
+    customer_arrays,
+    fit_log_parameters,
+    fit_weights,
+    fitted,
+)
 
 # Time units per month, the values `lifetimes` uses for its monthly discounting.
 PERIODS_PER_MONTH: dict[str, float] = {"days": 30.0, "weeks": 4.345}
@@ -61,11 +66,7 @@ class GammaGamma:
             )
         objective = _NegativeLogLikelihood(x[usable], values[usable], counts[usable], self.penalizer)
         start = np.log([1.0, 2.0, float(np.median(values[usable]))])
-        with single_threaded_blas():
-            result = minimize(
-                objective, start, jac=True, method="L-BFGS-B", bounds=[(-30.0, 30.0)] * 3,
-                options={"maxiter": self.max_iterations, "ftol": self.tol, "gtol": 1e-9},
-            )  # fmt: skip
+        result = fit_log_parameters(objective, start, self.max_iterations, self.tol)
         p, q, gamma = np.exp(result.x)
         self.params_ = GammaGammaParams(p=float(p), q=float(q), gamma=float(gamma))
         self.log_likelihood_ = -float(objective(result.x)[0] - objective.penalty(result.x)) * objective.total

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from afinidad.predict._base import (
     customer_arrays,
+    fit_log_parameters,
     fit_rows,
     fitted,
     horizon_array,
-    single_threaded_blas,
 )
 from afinidad.predict.bgnbd import _growth
 
@@ -57,11 +56,7 @@ class ModifiedBetaGeometricNbd:
     ) -> ModifiedBetaGeometricNbd:
         (x, t_x, age), counts, (x_rows, t_rows, age_rows), row_weights, scale = fit_rows(frequency, recency, T, weights)
         objective = _NegativeLogLikelihood(x_rows, t_rows, age_rows, row_weights, self.penalizer)
-        with single_threaded_blas():
-            result = minimize(
-                objective, np.zeros(4), jac=True, method="L-BFGS-B", bounds=[(-30.0, 30.0)] * 4,
-                options={"maxiter": self.max_iterations, "ftol": self.tol, "gtol": 1e-9},
-            )  # fmt: skip
+        result = fit_log_parameters(objective, np.zeros(4), self.max_iterations, self.tol)
         r, alpha, a, b = np.exp(result.x)
         self.params_ = MbgNbdParams(r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
         self.log_likelihood_ = float(np.sum(counts * self.log_likelihood(x, t_x, age)))

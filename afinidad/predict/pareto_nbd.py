@@ -17,15 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1
 
 from afinidad.predict._base import (
     customer_arrays,
+    fit_log_parameters,
     fit_rows,
     fitted,
     horizon_array,
-    single_threaded_blas,
     unique_rows,
 )
 
@@ -60,11 +59,7 @@ class ParetoNbd:
     ) -> ParetoNbd:
         (x, t_x, age), counts, (x_rows, t_rows, age_rows), row_weights, scale = fit_rows(frequency, recency, T, weights)
         objective = _NegativeLogLikelihood(x_rows, t_rows, age_rows, row_weights, self.penalizer)
-        with single_threaded_blas():
-            result = minimize(
-                objective, np.zeros(4), method="L-BFGS-B", bounds=[(-30.0, 30.0)] * 4,
-                options={"maxiter": self.max_iterations, "ftol": self.tol, "gtol": 1e-8, "eps": 1e-7},
-            )  # fmt: skip
+        result = fit_log_parameters(objective, np.zeros(4), self.max_iterations, self.tol, gradient=False)
         r, alpha, s, beta = np.exp(result.x)
         self.params_ = ParetoNbdParams(r=float(r), alpha=float(alpha / scale), s=float(s), beta=float(beta / scale))
         self.log_likelihood_ = float(np.sum(counts * self.log_likelihood(x, t_x, age)))
