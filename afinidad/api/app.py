@@ -22,6 +22,7 @@ from afinidad.api.ratelimit import RateLimiter
 from afinidad.api.routers import (
     catalog,
     decide,
+    experiments,
     ops,
     predictions,
     privacy,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         segments.router,
         predictions.router,
         decide.router,
+        experiments.router,
         workspace.router,
         ops.router,
     ):

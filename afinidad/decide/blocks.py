@@ -12,12 +12,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.context import SINGLE
 
 Policy = Literal["fixed", "experiment", "bandit"]
+
+
+def known_context(when: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Targeting by context names only dimensions requests carry."""
+    unknown = sorted(set(when) - set(SINGLE))
+    if unknown:
+        raise ValueError(f"unknown context {unknown}; one of {', '.join(SINGLE)}")
+    return when
+
+
+def field_problems(error: ValidationError, root: str) -> list[FieldProblem]:
+    """pydantic's errors as our field problems: a dotted path (or `root` for the whole object) and a reason."""
+    return [FieldProblem(".".join(str(part) for part in item["loc"]) or root,
+                         item["msg"].removeprefix("Value error, "))
+            for item in error.errors(include_url=False)]  # fmt: skip
 
 
 class Variant(BaseModel):
@@ -33,12 +48,10 @@ class Variant(BaseModel):
     when: dict[str, list[Annotated[str, Field(max_length=100)]]] = Field(default_factory=dict)
     segment: Annotated[str, Field(max_length=100)] | None = None
 
-    @model_validator(mode="after")
-    def _known_context(self) -> Variant:
-        unknown = sorted(set(self.when) - set(SINGLE))
-        if unknown:
-            raise ValueError(f"unknown context {unknown}; one of {', '.join(SINGLE)}")
-        return self
+    @field_validator("when")
+    @classmethod
+    def _known(cls, when: dict[str, list[str]]) -> dict[str, list[str]]:
+        return known_context(when)
 
 
 class Block(BaseModel):
@@ -69,10 +82,7 @@ def check_block(raw: dict[str, Any]) -> Block:
     try:
         return Block.model_validate(raw)
     except ValidationError as error:
-        problems = [FieldProblem(".".join(str(part) for part in item["loc"]) or "block",
-                                 item["msg"].removeprefix("Value error, "))
-                    for item in error.errors(include_url=False)]  # fmt: skip
-        raise InvalidInput("Invalid content block; nothing was changed.", problems) from error
+        raise InvalidInput("Invalid content block; nothing was changed.", field_problems(error, "block")) from error
 
 
 def eligible(variants: list[dict[str, Any]], context: dict[str, str], segments: set[str]) -> list[dict[str, Any]]:

@@ -313,7 +313,8 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_workspace", "workspace_id", "at"),
-                      Index("ix_decisions_profile", "workspace_id", "profile_id"))  # fmt: skip
+                      Index("ix_decisions_profile", "workspace_id", "profile_id"),
+                      Index("ix_decisions_version", "workspace_id", "model_version", "at"))  # fmt: skip
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(40))
@@ -416,3 +417,23 @@ class ContentBlock(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Experiment(Base):
+    """An A/B/n test: its definition (variants, split, targeting, metrics) as checked by
+    `decide.experiments`, and its life: draft, running, stopped (with the variant shipped, if any). Its
+    exposures are decisions whose `model_version` is the experiment's id."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("workspace_id", "key", name="uq_experiments_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    definition: Mapped[dict] = mapped_column(default=dict)
+    shipped: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]

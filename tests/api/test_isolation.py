@@ -57,11 +57,14 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         assert segment.status_code == 201 and segment.json()["size"] == 1
         block = {"variants": [{"id": "only", "content": {"headline": marker}, "weight": 100}]}
         assert client.put(f"/v1/blocks/{marker}", json=block, headers=_bearer(owner_key)).status_code == 200
+        experiment = {"key": marker, "variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}],
+                      "metrics": [{"name": "orders", "event": "Order Completed"}]}  # fmt: skip
+        assert client.post("/v1/experiments", json=experiment, headers=_bearer(owner_key)).status_code == 201
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
-            if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/", "/v1/blocks/")):
-                identifiers = (marker,)  # the product's id, the segment's name
+            if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/", "/v1/blocks/", "/v1/experiments/")):
+                identifiers = (marker,)  # the product's id, the segment's name, a key
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)
                 owner = client.get(url, headers=_bearer(owner_key))

@@ -101,7 +101,7 @@ def test_bad_blocks_and_requests_are_refused_and_log_nothing(server: Server, sto
         for body, field in [
             ({"variants": [{"id": "a", "content": {}, "weight": 60}, {"id": "b", "content": {}, "weight": 30}]},
              "block"),
-            ({"variants": [{"id": "a", "content": {}, "weight": 100, "when": {"mood": ["happy"]}}]}, "variants.0"),
+            ({"variants": [{"id": "a", "content": {}, "weight": 100, "when": {"mood": ["happy"]}}]}, "variants.0.when"),
             ({"variants": [{"id": "a", "content": {}, "weight": 50}, {"id": "a", "content": {}, "weight": 50}]},
              "block"),
             ({"policy": "magic", "variants": [{"id": "a", "content": {}, "weight": 100}]}, "policy"),
