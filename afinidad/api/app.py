@@ -25,6 +25,7 @@ from afinidad.api.routers import (
     experiments,
     ops,
     predictions,
+    prices,
     privacy,
     profiles,
     recommendations,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         predictions.router,
         decide.router,
         experiments.router,
+        prices.router,
         workspace.router,
         ops.router,
     ):

@@ -233,6 +233,37 @@ def propose(
                     "proposed" if guardrails.require_approval else "approved")  # fmt: skip
 
 
+def violations(price: float, reference_price: float, guardrails: Guardrails, *, cost: float | None = None,
+               competitor_price: float | None = None) -> list[FieldProblem]:  # fmt: skip
+    """Every guardrail a price set by a person (or approved later, when things moved) would break; empty when
+    it is allowed. `reference_price` is the price a day ago, which the daily limit is measured from."""
+    guardrails.check()
+    if not math.isfinite(price) or price <= 0:
+        return [FieldProblem("price", "must be a positive amount")]
+    found = []
+    if guardrails.floor is not None and price < guardrails.floor - 1e-9:
+        found.append(FieldProblem("price", f"below the floor of {guardrails.floor:.2f}"))
+    if guardrails.ceiling is not None and price > guardrails.ceiling + 1e-9:
+        found.append(FieldProblem("price", f"above the ceiling of {guardrails.ceiling:.2f}"))
+    margin = guardrails.min_margin
+    if cost is not None and margin is not None and price < cost * (1 + margin) - 1e-9:
+        found.append(FieldProblem("price", f"under the minimum margin: at least {cost * (1 + margin):.2f} "
+                                  f"({margin:.0%} over the cost)"))  # fmt: skip
+    if competitor_price is not None and guardrails.max_above_competitor is not None:
+        limit = competitor_price * (1 + guardrails.max_above_competitor)
+        if price > limit + 1e-9:
+            above = guardrails.max_above_competitor
+            found.append(FieldProblem("price", f"more than {above:.0%} above the competitor's "
+                                      f"{competitor_price:.2f} (at most {limit:.2f})"))  # fmt: skip
+    if guardrails.max_change_per_day is not None and reference_price > 0:
+        change = abs(price - reference_price) / reference_price
+        if change > guardrails.max_change_per_day + 1e-9:
+            most = guardrails.max_change_per_day
+            found.append(FieldProblem("price", f"a {change:.0%} change in a day; at most {most:.0%} "
+                                      f"from {reference_price:.2f}"))  # fmt: skip
+    return found
+
+
 @dataclass(frozen=True)
 class Backtest:
     """What the rule would have done over a period, estimated with the elasticities: units follow

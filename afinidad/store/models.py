@@ -437,3 +437,41 @@ class Experiment(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
+
+
+class PriceProposal(Base):
+    """A price the pricing rule proposed for a product, with its reason and expected effect, waiting for a
+    person (proposed -> applied / rejected; a newer proposal supersedes an open one)."""
+
+    __tablename__ = "price_proposals"
+    __table_args__ = (Index("ix_price_proposals_product", "workspace_id", "product_id", "created_at"),
+                      Index("ix_price_proposals_status", "workspace_id", "status"))  # fmt: skip
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    product_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))
+    current_price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    elasticity: Mapped[float] = mapped_column(Float)
+    expected: Mapped[dict] = mapped_column(default=dict)  # units, revenue, margin changes; inputs used
+    binding: Mapped[list] = mapped_column(Json, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CompetitorPrice(Base):
+    """The latest price a competitor feed reported for a product (one row per product and competitor)."""
+
+    __tablename__ = "competitor_prices"
+
+    workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    competitor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    observed_at: Mapped[datetime]

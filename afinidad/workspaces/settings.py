@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from afinidad.consent.purposes import Purpose
+from afinidad.decide.price_rules import PricingRules
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.slots import SlotRules
 from afinidad.workspaces.service import get_workspace
@@ -33,6 +34,9 @@ class WorkspaceSettings(BaseModel):
     )
     recommendation_slots: dict[Annotated[str, Field(min_length=1, max_length=40)], SlotRules] = Field(
         default_factory=dict, description="Rules per recommendation slot (home, product, cart, email...)."
+    )
+    pricing: PricingRules = Field(
+        default_factory=PricingRules, description="Dynamic pricing: objective, guardrails, approval (docs/pricing.md)."
     )
 
 

@@ -60,6 +60,8 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         experiment = {"key": marker, "variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}],
                       "metrics": [{"name": "orders", "event": "Order Completed"}]}  # fmt: skip
         assert client.post("/v1/experiments", json=experiment, headers=_bearer(owner_key)).status_code == 201
+        proposed = client.post("/v1/prices/proposals", json={}, headers=_bearer(owner_key))
+        assert proposed.status_code == 200 and proposed.json()["proposals"][0]["product_id"] == marker
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")

@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from afinidad.decide.pricing import ElasticityModel, Guardrails, backtest, propose, weekly_panel
+from afinidad.decide.pricing import ElasticityModel, Guardrails, backtest, propose, violations, weekly_panel
 from afinidad.errors import InvalidInput
 from afinidad.recommend.interactions import NOT_PRODUCTS
 from tests.conftest import data_path
@@ -107,3 +107,21 @@ def test_guardrails_cannot_be_broken_by_input() -> None:
     assert not parameters & {"profile", "profile_id", "person", "traits", "customer", "segment"}
     with pytest.raises(TypeError):
         propose("P1", 10.0, -2.0, RULES, traits={"income": "high"})  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "price, kwargs, breaks",
+    [
+        (4.9, {"reference_price": 5.1}, "below the floor"),
+        (21.0, {"reference_price": 20.0}, "above the ceiling"),
+        (11.0, {"cost": 9.0, "reference_price": 11.0}, "under the minimum margin"),
+        (11.2, {"competitor_price": 10.0, "reference_price": 11.0}, "above the competitor"),
+        (11.5, {}, "change in a day"),  # 15% from 10.00
+        (float("inf"), {}, "positive amount"),
+    ],
+)  # fmt: skip
+def test_a_price_set_by_hand_is_checked_against_every_guardrail(price: float, kwargs: dict, breaks: str) -> None:
+    reference = kwargs.pop("reference_price", 10.0)
+    found = violations(price, reference, RULES, **kwargs)
+    assert [p.field for p in found] == ["price"] and breaks in found[0].reason, found
+    assert violations(10.5, 10.0, RULES, cost=8.0, competitor_price=10.0) == []  # within every one of them
