@@ -171,3 +171,38 @@ def report(
     if svg:
         out.save_svg(str(svg), title=f"Experiment {result['experiment']}")
         console.print(f"Saved {svg}.")
+
+
+@app.command("next-action")
+def next_action(
+    experiment: str = typer.Argument(..., help="Key or id of a randomized experiment with enough units."),
+    metric: str | None = typer.Option(None, "--metric", help="One of its metrics (default: the primary)."),
+    workspace: str = WORKSPACE,
+) -> None:  # fmt: skip
+    """Learn, from who got which variant and what they did next, the best variant per person (or the control,
+    e.g. "send nothing"); measured on a held-out half, then served by POST /v1/experiments/{key}/next-action."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from afinidad.decide import next_action as next_actions
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("training", total=None)
+        trained = next_actions.train(store(), _workspace_id(workspace), experiment, metric,
+                                     on_step=lambda s: bar.update(task, description=s))  # fmt: skip
+    e = trained["evaluation"]
+    console.print(f"Model {trained['version']} for {trained['experiment']} on {trained['metric']}: "
+                  f"{trained['units']:,} units, measured on a held-out half of {e['units']:,}.",
+                  highlight=False)  # fmt: skip
+    table = Table("action vs " + str(trained["control"]), "units", "Qini AUC", "random", "uplift@30%", "random",
+                  title="Targeting each action", title_justify="left")  # fmt: skip
+    for action, m in e["actions"].items():
+        table.add_row(action, f"{m['units']:,}", f"{m['qini_auc']:.4f}", f"{m['random_qini_auc']:.4f}",
+                      f"{m['uplift_at_30']:+.4f}", f"{m['random_uplift_at_30']:+.4f}")  # fmt: skip
+    console.print(table)
+    values = Table("policy", "mean outcome", "± s.e.", "chosen for", title="What each policy would have earned",
+                   title_justify="left")  # fmt: skip
+    for name, v in e["policy_values"].items():
+        label = "follow the model" if name == "model" else f"everyone gets {name}"
+        share = "" if name == "model" else f"{e['chosen_share'].get(name, 0):.0%}"
+        values.add_row(label, f"{v['value']:.4f}", f"{v['standard_error']:.4f}", share)
+    console.print(values)

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from afinidad.decide.assignment import bucket
-from afinidad.decide.experiments import CHANGEABLE_WHILE_RUNNING, Experiment, check_experiment
-from afinidad.decide.outcomes import Happened, MetricValues, first_exposures, metric_values
+from afinidad.decide.experiments import CHANGEABLE_WHILE_RUNNING, Experiment, Metric, check_experiment
+from afinidad.decide.outcomes import Exposure, Happened, MetricValues, first_exposures, metric_values
 from afinidad.decide.results import experiment_results
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.profiles.service import find_profile_id
@@ -138,10 +138,10 @@ class _Experiments:
             return found[1], found[2]
         row = get_row(session, workspace_id, ref)
         described = describe(row)
-        parsed = Experiment.model_validate({**row.definition, "key": row.key})
+        experiment = parsed(row)
         with self._lock:
-            self._cached[(workspace_id, ref)] = (time.monotonic(), described, parsed)
-        return described, parsed
+            self._cached[(workspace_id, ref)] = (time.monotonic(), described, experiment)
+        return described, experiment
 
     def forget(self, workspace_id: str) -> None:
         with self._lock:
@@ -265,24 +265,34 @@ def _events(session: Session, workspace_id: str, names: set[str], since: datetim
     return happened
 
 
+UnitValues = tuple[dict[str, Exposure], int, dict[str, MetricValues]]
+
+
+def unit_values(session: Session, workspace_id: str, row: ExperimentRow, experiment: Experiment,
+                metrics: list[Metric], until: datetime) -> UnitValues:  # fmt: skip
+    """Each exposed unit's first exposure, how many units switched variant, and `metrics` per unit."""
+    units, switched = first_exposures(_exposures(session, workspace_id, row.id))
+    if not units:
+        return units, switched, {metric.name: MetricValues(np.zeros(0), None, None) for metric in metrics}
+    names = {m.event for m in metrics} | {m.denominator_event for m in metrics if m.denominator_event}
+    since = min(exposure.at for exposure in units.values()) - timedelta(days=experiment.cuped_days)
+    happened = _events(session, workspace_id, names, since, until, set(units))
+    values = {metric.name: metric_values(metric, units, happened, until, experiment.cuped_days) for metric in metrics}
+    return units, switched, values
+
+
+def parsed(row: ExperimentRow) -> Experiment:
+    return Experiment.model_validate({**row.definition, "key": row.key})
+
+
 def results(session: Session, workspace_id: str, ref: str, now: datetime | None = None) -> dict[str, Any]:
     """The experiment's analysis from its exposures and the events that followed them, as of now (or as of
     when it stopped)."""
     row = get_row(session, workspace_id, ref)
-    experiment = Experiment.model_validate({**row.definition, "key": row.key})
+    experiment = parsed(row)
     until = row.stopped_at or now or _now()
-    units, switched = first_exposures(_exposures(session, workspace_id, row.id))
     metrics = [*experiment.metrics, *experiment.guardrails]
-    values: dict[str, MetricValues] = {}
-    if units:
-        names = {m.event for m in metrics} | {m.denominator_event for m in metrics if m.denominator_event}
-        since = min(exposure.at for exposure in units.values()) - timedelta(days=experiment.cuped_days)
-        happened = _events(session, workspace_id, names, since, until, set(units))
-        for metric in metrics:
-            values[metric.name] = metric_values(metric, units, happened, until, experiment.cuped_days)
-    else:
-        empty = MetricValues(np.zeros(0), None, None)
-        values = {metric.name: empty for metric in metrics}
+    units, switched, values = unit_values(session, workspace_id, row, experiment, metrics, until)
     total = sum(v.weight for v in experiment.variants)
     planned = {v.id: 100.0 * v.weight / total for v in experiment.variants}
     report = experiment_results(experiment, units, planned, values, switched)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
 from afinidad.decide import experiment_service as service
+from afinidad.decide import next_action as next_actions
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
@@ -82,3 +83,18 @@ def results(experiment: str, caller: Caller = Depends(secret_caller), session: S
     """Fixed-horizon (Welch / delta method, CUPED), Bayesian (chance to beat control, expected loss) and
     always-valid intervals, the sample-ratio check, guardrails, and a summary; safe to read every day."""
     return service.results(session, caller.workspace_id, experiment)
+
+
+class NextActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(max_length=255, description="Who: a user id, e-mail, profile id...")
+
+
+@router.post("/{experiment}/next-action", summary="The best action for this person, learned from the experiment")
+def next_action(experiment: str, body: NextActionIn, caller: Caller = Depends(secret_caller),
+                p: Platform = Depends(platform)) -> dict[str, Any]:  # fmt: skip
+    """Each variant's expected gain over the control for this person, and the one to take (the control, e.g.
+    "send nothing", when none is expected to gain); needs `afinidad experiments next-action KEY` first."""
+    with p.store.session() as session:
+        return next_actions.next_best_action(session, caller.workspace_id, experiment, body.user)
