@@ -3,6 +3,7 @@ customer summary's arrays, and the error for a model used before it is fitted.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -132,15 +133,16 @@ def fit_rows(
 
 
 def fit_log_parameters(objective: Any, start: ArrayLike, max_iterations: int, tol: float, *,
-                       gradient: bool = True) -> Any:  # fmt: skip
+                       gradient: bool = True, upper: Sequence[float] | None = None) -> Any:  # fmt: skip
     """What every purchase and spend model's fit does: L-BFGS-B over the logs of its positive parameters,
-    each kept within [-30, 30], on a single BLAS thread. With `gradient`, the objective returns its exact
-    gradient too; without, L-BFGS-B works from finite differences (step 1e-7, looser gtol 1e-8)."""
+    each kept within [-30, 30] (or under its `upper` bound), on a single BLAS thread. With `gradient`, the
+    objective returns its exact gradient too; without, L-BFGS-B works from finite differences (step 1e-7,
+    looser gtol 1e-8)."""
     from scipy.optimize import minimize
 
     start = np.asarray(start, dtype=np.float64)
     options = ({"maxiter": max_iterations, "ftol": tol, "gtol": 1e-9} if gradient
                else {"maxiter": max_iterations, "ftol": tol, "gtol": 1e-8, "eps": 1e-7})  # fmt: skip
     with single_threaded_blas():
-        return minimize(objective, start, jac=gradient, method="L-BFGS-B", bounds=[(-30.0, 30.0)] * len(start),
-                        options=options)  # fmt: skip
+        bounds = [(-30.0, 30.0 if upper is None else upper[i]) for i in range(len(start))]
+        return minimize(objective, start, jac=gradient, method="L-BFGS-B", bounds=bounds, options=options)

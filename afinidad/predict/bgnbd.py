@@ -37,6 +37,9 @@ class BgNbdParams:
     b: float
 
 
+MAX_LOG_AB = 9.0
+
+
 class BetaGeometricNbd:
     """BG/NBD estimator: `fit(frequency, recency, T)` by maximum likelihood, then forecasts per customer.
 
@@ -55,7 +58,11 @@ class BetaGeometricNbd:
         """Maximise the log-likelihood with L-BFGS-B over the log-parameters, with its exact gradient."""
         (x, t_x, age), counts, (x_rows, t_rows, age_rows), row_weights, scale = fit_rows(frequency, recency, T, weights)
         objective = _NegativeLogLikelihood(x_rows, t_rows, age_rows, row_weights, self.penalizer)
-        result = fit_log_parameters(objective, np.zeros(4), self.max_iterations, self.tol)
+        # a and b are capped (at e^9, about 8,100): when dropping out hardly varies between customers the
+        # likelihood only pins a / (a + b), the fit drifts towards infinity along it, and the forecast's
+        # hypergeometric series overflows there; the cap changes the fit's likelihood by a rounding error
+        result = fit_log_parameters(objective, np.zeros(4), self.max_iterations, self.tol,
+                                    upper=(30.0, 30.0, MAX_LOG_AB, MAX_LOG_AB))  # fmt: skip
         r, alpha, a, b = np.exp(result.x)
         self.params_ = BgNbdParams(r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
         self.log_likelihood_ = float(_dot(counts, self.log_likelihood(x, t_x, age)))

@@ -122,3 +122,15 @@ def test_errors_before_fitting_and_on_impossible_customers(sample_bgnbd: BetaGeo
         sample_bgnbd.expected_purchases(-1, 1, 1, 2)
     with pytest.raises(InvalidInput, match="no customers"):
         BetaGeometricNbd().fit([], [], [])
+
+
+def test_customers_who_all_drop_out_alike_still_get_finite_forecasts() -> None:
+    # Nearly the same dropout chance for everyone: the likelihood pins only a / (a + b), the unbounded fit
+    # ran off to a ~ 2e4, b ~ 3e6 on such data and every forecast came out NaN (seen on a demo workspace).
+    truth = BgNbdParams(r=1.2, alpha=2.5, a=60_000.0, b=8_000_000.0)
+    ages = np.random.default_rng(1).uniform(1.0, 6.0, 150)
+    customers = simulate_bgnbd(truth, ages, holdout=13.0, seed=11)
+    model = BetaGeometricNbd().fit(customers.frequency, customers.recency, customers.T)
+    assert model.params_.a + model.params_.b < 1e4  # held at the cap, the ratio still learned
+    forecast = model.expected_purchases(13.0, customers.frequency, customers.recency, customers.T)
+    assert np.isfinite(forecast).all() and forecast.sum() == pytest.approx(customers.holdout_frequency.sum(), rel=0.3)
