@@ -60,6 +60,11 @@ class Block(BaseModel):
     slot: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     description: Annotated[str, Field(max_length=2000)] | None = None
     policy: Policy = "fixed"
+    experiment: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        None,
+        description="With the experiment policy: the key of an experiment that assigns the variants "
+        "(by id), logs exposures and reports results; its split replaces the weights here.",
+    )
     variants: Annotated[list[Variant], Field(min_length=1, max_length=50)]
 
     @model_validator(mode="after")
@@ -68,7 +73,10 @@ class Block(BaseModel):
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must be unique")
         general = [variant for variant in self.variants if not variant.when and variant.segment is None]
-        if self.policy in ("fixed", "experiment") and general:  # a bandit finds its own weights
+        if self.experiment is not None and self.policy != "experiment":
+            raise ValueError("an experiment key goes with the experiment policy")
+        linked = self.experiment is not None  # the experiment's split is the one that counts
+        if self.policy in ("fixed", "experiment") and general and not linked:  # a bandit finds its own weights
             # targeted variants replace the general ones for the requests they fit, so their weights share
             # that traffic among themselves; the general variants' weights are the split of everyone else
             total = sum(variant.weight for variant in general)

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from afinidad.decide import experiment_service as experiments
 from afinidad.decide.assignment import bucket
 from afinidad.decide.bandits import ThompsonBernoulli
 from afinidad.decide.blocks import check_block, eligible
-from afinidad.errors import Conflict, NotFound
+from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.profiles.service import find_profile_id
 from afinidad.recommend import context as contexts
 from afinidad.store.models import ContentBlock, Decision, Event, Segment, SegmentMember
@@ -34,8 +35,21 @@ def _now() -> datetime:
 
 def describe(row: ContentBlock) -> dict[str, Any]:
     return {"id": row.id, "slot": row.slot, "description": row.description, "policy": row.policy,
-            "variants": row.variants, "active": row.active,
+            "experiment": row.experiment, "variants": row.variants, "active": row.active,
             "updated_at": row.updated_at.isoformat(timespec="seconds") + "Z"}  # fmt: skip
+
+
+def _linked(session: Session, workspace_id: str, key: str, variants: list[dict[str, Any]]) -> None:
+    """A block run by an experiment needs the experiment, and a block variant for each of its variants."""
+    try:
+        found = experiments.get_row(session, workspace_id, key)
+    except NotFound as error:
+        raise InvalidInput("Unknown experiment; nothing was changed.",
+                           [FieldProblem("experiment", f"no experiment {key!r} here")]) from error  # fmt: skip
+    missing = sorted({v["id"] for v in found.definition["variants"]} - {v["id"] for v in variants})
+    if missing:
+        raise InvalidInput("The block lacks some of the experiment's variants; nothing was changed.",
+                           [FieldProblem("variants", f"no block variant for {', '.join(missing)}")])  # fmt: skip
 
 
 def save_block(session: Session, workspace_id: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -45,10 +59,12 @@ def save_block(session: Session, workspace_id: str, raw: dict[str, Any]) -> dict
                                                      ContentBlock.slot == block.slot)).scalar()  # fmt: skip
     now = _now()
     variants = [variant.model_dump(exclude_none=True) for variant in block.variants]
+    if block.experiment is not None:
+        _linked(session, workspace_id, block.experiment, variants)
     if row is None:
         row = ContentBlock(id="blk_" + uuid.uuid4().hex[:20], workspace_id=workspace_id, slot=block.slot,
                            description=block.description, policy=block.policy, variants=variants, active=True,
-                           created_at=now, updated_at=now)  # fmt: skip
+                           experiment=block.experiment, created_at=now, updated_at=now)  # fmt: skip
         session.add(row)
         try:
             session.flush()
@@ -56,6 +72,7 @@ def save_block(session: Session, workspace_id: str, raw: dict[str, Any]) -> dict
             raise Conflict(f"The slot {block.slot!r} was created at the same time; send it again.") from error
     else:
         row.description, row.policy, row.variants, row.updated_at = block.description, block.policy, variants, now
+        row.experiment = block.experiment
     BLOCKS.forget(workspace_id, block.slot)
     return describe(row)
 
@@ -181,6 +198,23 @@ def _bandit(options: list[dict[str, Any]], counts: dict[str, tuple[int, int]], r
     return options[arm], propensity
 
 
+def _by_experiment(session: Session, workspace_id: str, block: dict[str, Any], identifier: str | None,
+                   raw_context: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """A block run by an experiment: the experiment assigns (sticky, targeted, its traffic) and logs the
+    exposure; the block supplies the content. Without someone to be sticky for, the control is shown and
+    nothing is logged."""
+    if identifier:
+        answer = experiments.assign(session, workspace_id, block["experiment"], identifier, raw_context)
+    else:
+        _, definition = experiments.EXPERIMENTS.get(session, workspace_id, block["experiment"])
+        answer = {"variant": definition.control, "decision_id": None, "propensity": None, "profile_id": None}
+    chosen = next((v for v in block["variants"] if v["id"] == answer["variant"]), None)
+    return {"decision_id": answer["decision_id"], "slot": block["slot"], "policy": "experiment",
+            "experiment": block["experiment"], "profile_id": answer["profile_id"],
+            "variant": answer["variant"], "content": chosen["content"] if chosen else None,
+            "propensity": answer["propensity"]}  # fmt: skip
+
+
 def decide(session: Session, workspace_id: str, slot: str, identifier: str | None, raw_context: dict[str, Any],
            rng: random.Random | None = None) -> dict[str, Any]:  # fmt: skip
     """The variant to show and its `decision_id`; the decision is added to `session` (the caller commits)."""
@@ -194,6 +228,8 @@ def decide(session: Session, workspace_id: str, slot: str, identifier: str | Non
             profile_id = None  # someone new: untargeted variants, a unit of their own
     segments = _segments_of(session, workspace_id, profile_id) if profile_id else set()
     options = eligible(block["variants"], given, segments) if block["active"] else []
+    if block["experiment"] and block["active"]:
+        return _by_experiment(session, workspace_id, block, identifier, raw_context)
     decision = "dec_" + uuid.uuid4().hex[:20]
     chosen, propensity = None, None
     if options:

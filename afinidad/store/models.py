@@ -414,6 +414,7 @@ class ContentBlock(Base):
     description: Mapped[str | None] = mapped_column(Text)
     policy: Mapped[str] = mapped_column(String(20))
     variants: Mapped[list] = mapped_column(Json, default=list)
+    experiment: Mapped[str | None] = mapped_column(String(40))  # the key of the experiment that assigns, if any
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -178,3 +178,32 @@ def test_bad_experiments_are_refused_and_change_nothing(server: Server, store: S
         bad_context = client.post("/v1/experiments/checkout/assign", json={"user": "x", "context": {"daypart": "tea"}})
         assert bad_context.status_code == 400 and bad_context.json()["errors"][0]["field"] == "daypart"
     assert _decisions(store, shop) == 0
+
+
+def test_a_block_run_by_an_experiment_shows_its_assignment_and_feeds_its_results(server: Server, store: Store) -> None:
+    shop = _shop(store)
+    hero = {"policy": "experiment", "experiment": "hero-test", "variants": [
+        {"id": "spring", "content": {"headline": "Spring is here"}},
+        {"id": "sale", "content": {"headline": "20% off"}}]}  # fmt: skip
+    with _api(server, shop) as client:
+        refused = client.put("/v1/blocks/hero", json=hero)  # no such experiment yet
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "experiment"
+        test = {"key": "hero-test", "variants": [{"id": "spring", "weight": 50}, {"id": "sale", "weight": 50}],
+                "metrics": [{"name": "clicks", "event": "Promotion Clicked"}]}  # fmt: skip
+        assert client.post("/v1/experiments", json=test).status_code == 201
+        short = {**hero, "variants": hero["variants"][:1]}
+        refused = client.put("/v1/blocks/hero", json=short)
+        assert refused.status_code == 400 and "sale" in refused.json()["errors"][0]["reason"]
+        assert client.put("/v1/blocks/hero", json={**hero, "policy": "fixed"}).status_code == 400
+        saved = client.put("/v1/blocks/hero", json=hero)
+        assert saved.status_code == 200 and saved.json()["experiment"] == "hero-test"
+        client.post("/v1/experiments/hero-test/start")
+        for i in range(40):
+            shown = client.post("/v1/decide", json={"slot": "hero", "user": f"h{i}"}).json()
+            assigned = client.post("/v1/experiments/hero-test/assign", json={"user": f"h{i}"}).json()
+            assert shown["variant"] == assigned["variant"] and shown["decision_id"].startswith("dec_")
+            assert shown["content"]["headline"] == {"spring": "Spring is here", "sale": "20% off"}[shown["variant"]]
+        anonymous = client.post("/v1/decide", json={"slot": "hero"}).json()
+        assert anonymous["variant"] == "spring" and anonymous["decision_id"] is None  # the control, not logged
+        result = client.get("/v1/experiments/hero-test/results").json()
+        assert result["units"] == 40 and sum(arm["units"] for arm in result["metrics"][0]["arms"]) == 40

@@ -19,7 +19,9 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 def put_block(slot: str, body: dict[str, Any] = Body(...), caller: Caller = Depends(secret_caller),
               p: Platform = Depends(platform)) -> dict[str, Any]:  # fmt: skip
     """Variants with their content, weights (percent, summing to 100) and optional targeting (`when`:
-    allowed context values; `segment`: a segment's name); `policy`: fixed or experiment (sticky per person)."""
+    allowed context values; `segment`: a segment's name); `policy`: fixed, experiment (sticky per person;
+    with `experiment`, an experiment's key, that experiment assigns, logs exposures and reports results) or
+    bandit."""
     with p.store.session() as session:
         return service.save_block(session, caller.workspace_id, {**body, "slot": slot})
 
