@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -689,3 +691,139 @@ def announce_run(console: Any) -> tuple[dict[str, Any], float]:
             "other processes share the cores, so figures may come out slow.[/]"
         )
     return code, load_before
+
+
+# -- load phases (recommend.py, decide.py) ---------------------------------------------------------------
+
+Call = tuple[str, str, bytes | None]  # method, path, body
+
+
+@dataclass
+class LoadPhase:
+    endpoint: str
+    clients: int
+    planned_seconds: float
+    offered_per_second: float | None = None  # None: a closed loop, each client sends as soon as it has an answer
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: int = 0
+    failure_examples: list[str] = field(default_factory=list)
+    bodies: list[tuple[int, bytes]] = field(default_factory=list, repr=False)  # (path index, body) of 200s
+    client_cpu_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
+    server_mean_ms: float | None = None
+
+    def fail(self, reason: str) -> None:
+        self.failures += 1
+        if len(self.failure_examples) < 5:
+            self.failure_examples.append(reason)
+
+    def summary(self) -> dict[str, Any]:
+        done = len(self.latencies_ms)
+        return {
+            "endpoint": self.endpoint,
+            "clients": self.clients,
+            "offered_per_second": round(self.offered_per_second, 1) if self.offered_per_second else None,
+            "seconds": round(self.seconds, 2),
+            "requests": done,
+            "requests_per_second": round(done / self.seconds, 1) if self.seconds else None,
+            "ok": self.statuses.get(200, 0),
+            "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
+            "failures": self.failures,
+            "failure_examples": self.failure_examples,
+            **spread(self.latencies_ms),
+            "server_mean_ms": round(self.server_mean_ms, 2) if self.server_mean_ms is not None else None,
+            "server_cpu_percent": round(100 * self.server_cpu_seconds / self.seconds, 1) if self.seconds else None,
+            "client_cpu_percent": round(100 * self.client_cpu_seconds / self.seconds, 1) if self.seconds else None,
+        }
+
+
+def spread(values: Sequence[float], digits: int = 2) -> dict[str, float | None]:
+    if not values:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
+    return {"p50_ms": round(percentile(values, 0.50), digits), "p95_ms": round(percentile(values, 0.95), digits),
+            "p99_ms": round(percentile(values, 0.99), digits), "max_ms": round(max(values), digits),
+            "mean_ms": round(statistics.fmean(values), digits)}  # fmt: skip
+
+
+async def drive_load(server: ServerProcess, headers: dict[str, str], calls: Sequence[Call], phase: LoadPhase,
+                 keep_bodies: bool, start: int, tick: Callable[[float, int], None]) -> None:  # fmt: skip
+    """`phase.clients` clients, each on its own keep-alive connection, send calls (GETs, or POSTs with a JSON
+    body) until the time is up, taken in turn from one shared sequence from position `start` on. Without an
+    offered rate each client sends back to back (a closed loop); with one, each sends on a fixed schedule,
+    staggered between clients, and latency counts from the scheduled time (a late client's wait included, so
+    a server that falls behind is not flattered)."""
+    origin = time.perf_counter()
+    deadline = origin + phase.planned_seconds
+    period = phase.clients / phase.offered_per_second if phase.offered_per_second else None
+    turn = itertools.count(start)
+
+    async def client(position: int) -> None:
+        connection = KeepAliveConnection("127.0.0.1", server.port, headers, timeout=60)
+        scheduled = origin + position * period / phase.clients if period else origin
+        try:
+            while True:
+                if period is None:
+                    scheduled = time.perf_counter()
+                elif scheduled > time.perf_counter():
+                    await asyncio.sleep(scheduled - time.perf_counter())
+                if scheduled >= deadline:
+                    break
+                index = next(turn) % len(calls)
+                method, path, body = calls[index]
+                sent_for = scheduled
+                if period is not None:
+                    scheduled += period
+                try:
+                    if method == "POST":
+                        status, content = await connection.post(path, body or b"")
+                    else:
+                        status, content = await connection.get(path)
+                except (OSError, asyncio.IncompleteReadError) as error:
+                    phase.fail(f"{type(error).__name__}: {error}")
+                    await connection.close()
+                    await asyncio.sleep(0.05)
+                    continue
+                phase.latencies_ms.append((time.perf_counter() - sent_for) * 1000)
+                phase.statuses[status] += 1
+                if status != 200:
+                    phase.fail(f"HTTP {status}: {content[:300].decode(errors='replace')}")
+                elif keep_bodies:
+                    phase.bodies.append((index, content))
+        finally:
+            await connection.close()
+
+    async def ticker() -> None:
+        while time.perf_counter() < deadline:
+            tick(phase.planned_seconds - (deadline - time.perf_counter()), len(phase.latencies_ms))
+            await asyncio.sleep(0.25)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.gather(*(client(position) for position in range(phase.clients)))
+    ticking.cancel()
+    phase.seconds = time.perf_counter() - origin
+
+
+def run_load_phase(server: ServerProcess, headers: dict[str, str], endpoint: str, calls: Sequence[Call],
+                   clients: int, seconds: float, label: str, route: tuple[str, str], keep_bodies: bool = False,
+                   start: int = 0, offered_per_second: float | None = None) -> LoadPhase:  # fmt: skip
+    """One load phase with a progress bar, the server's and this process's CPU, and the server's own mean
+    time for `route` (method, path template)."""
+    phase = LoadPhase(endpoint, clients, seconds, offered_per_second=offered_per_second)
+    before = server_timings(server.base_url)
+    server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+    rate = f", {offered_per_second:,.0f}/s offered" if offered_per_second else ""
+    with progress_bar() as progress:
+        task = progress.add_task(f"{label}: {endpoint}, {clients} client{'s' if clients > 1 else ''}{rate}",
+                                 total=seconds)  # fmt: skip
+
+        def tick(elapsed: float, done: int) -> None:
+            progress.update(task, completed=min(elapsed, seconds))
+
+        asyncio.run(drive_load(server, headers, calls, phase, keep_bodies, start, tick))
+        progress.update(task, completed=seconds)
+    phase.server_cpu_seconds = cpu_seconds(server.pid) - server_cpu
+    phase.client_cpu_seconds = time.process_time() - client_cpu
+    phase.server_mean_ms = mean_server_ms(before, server_timings(server.base_url), *route)
+    return phase

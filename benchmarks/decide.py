@@ -11,8 +11,8 @@ In one run, per database, on a fresh migrated database and one workspace:
    HTTP). Then, over HTTP on the server: the rule segment `gold-members` (`trait.plan = "gold"`), and two
    content blocks with `PUT /v1/blocks/{slot}`:
    - `hero`, the block measured: policy `experiment` (sticky per person), four variants with content and
-     weights: `spring-sale` 45% and `new-arrivals` 35% for everyone, `rainy-day` 10% when the weather is
-     rain or snow, `gold-perks` 10% for the segment `gold-members`;
+     weights: `spring-sale` 55% and `new-arrivals` 45% for everyone else, `rainy-day` when the weather is
+     rain or snow, `gold-perks` for the segment `gold-members` (these two split the requests both fit);
    - `constant`, the baseline: one untargeted variant, asked for without a `user`, so the endpoint does the
      least it can (no person, no segments, one variant) and still logs its decision.
 2) Serving, rate limiter off. Each request names a random known person and a context (local time, device,
@@ -45,16 +45,13 @@ share the machine's two cores, as they would in CI.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
-import itertools
 import math
 import os
 import platform
 import pstats
 import random
 import re
-import statistics
 import sys
 import time
 import uuid
@@ -81,27 +78,26 @@ from afinidad.tracking.importer import ImportedMessage
 from benchmarks.common import (
     MIB,
     RESULTS,
+    Call,
     Database,
     DatabaseUnavailable,
-    KeepAliveConnection,
+    LoadPhase,
     MemorySampler,
     ServerProcess,
     ServerProfile,
     announce_run,
     code_state,
-    cpu_seconds,
     database_settings,
     find_py_spy,
     fresh_database,
-    mean_server_ms,
     new_workspace,
-    percentile,
     progress_bar,
-    server_timings,
+    run_load_phase,
+    spread,
     verdict,
     write_figures,
 )
-from benchmarks.recommend import SERVER_THREADS, LoadPhase, StatementTimes, _threaded
+from benchmarks.recommend import SERVER_THREADS, StatementTimes, _threaded
 
 AIM_P99_MS = 15.0
 SEED = 20_250_808
@@ -119,10 +115,10 @@ HERO_BLOCK: dict[str, Any] = {
     "description": "Home page hero: two general offers, one for bad weather, one for gold members",
     "policy": "experiment",
     "variants": [
-        {"id": "spring-sale", "weight": 45,
+        {"id": "spring-sale", "weight": 55,
          "content": {"title": "Spring sale: up to 40% off", "image": "https://cdn.example.com/hero/spring.jpg",
                      "link": "/sale"}},
-        {"id": "new-arrivals", "weight": 35,
+        {"id": "new-arrivals", "weight": 45,
          "content": {"title": "New arrivals every week", "image": "https://cdn.example.com/hero/new.jpg",
                      "link": "/new"}},
         {"id": "rainy-day", "weight": 10, "when": {"weather": list(WET)},
@@ -145,8 +141,6 @@ ENDPOINTS = {  # name: (method, route as /metrics labels it, title)
     "baseline": ("POST", "/v1/decide", "baseline: POST /v1/decide, slot constant (one variant, no user)"),
     "healthz": ("GET", "/healthz", "floor: GET /healthz"),
 }
-
-Call = tuple[str, str, bytes | None]  # method, path, body
 
 
 # -- the plan -----------------------------------------------------------------------------------------------
@@ -277,86 +271,14 @@ def define_blocks(server: ServerProcess, secret_key: str) -> dict[str, Any]:
 # -- serving under load ---------------------------------------------------------------------------------------
 
 
-async def _drive(server: ServerProcess, headers: dict[str, str], calls: Sequence[Call], phase: LoadPhase,
-                 keep_bodies: bool, start: int, tick: Callable[[float, int], None]) -> None:  # fmt: skip
-    """As `benchmarks/recommend.py`'s `_drive`, for calls that may be POSTs with a JSON body: each client on
-    its own keep-alive connection, the calls taken in turn from one shared sequence from `start` on; a closed
-    loop without an offered rate, else a fixed schedule per client, staggered, latency from the scheduled
-    send time."""
-    origin = time.perf_counter()
-    deadline = origin + phase.planned_seconds
-    period = phase.clients / phase.offered_per_second if phase.offered_per_second else None
-    turn = itertools.count(start)
-
-    async def client(position: int) -> None:
-        connection = KeepAliveConnection("127.0.0.1", server.port, headers, timeout=60)
-        scheduled = origin + position * period / phase.clients if period else origin
-        try:
-            while True:
-                if period is None:
-                    scheduled = time.perf_counter()
-                elif scheduled > time.perf_counter():
-                    await asyncio.sleep(scheduled - time.perf_counter())
-                if scheduled >= deadline:
-                    break
-                index = next(turn) % len(calls)
-                method, path, body = calls[index]
-                sent_for = scheduled
-                if period is not None:
-                    scheduled += period
-                try:
-                    if method == "POST":
-                        status, content = await connection.post(path, body or b"")
-                    else:
-                        status, content = await connection.get(path)
-                except (OSError, asyncio.IncompleteReadError) as error:
-                    phase.fail(f"{type(error).__name__}: {error}")
-                    await connection.close()
-                    await asyncio.sleep(0.05)
-                    continue
-                phase.latencies_ms.append((time.perf_counter() - sent_for) * 1000)
-                phase.statuses[status] += 1
-                if status != 200:
-                    phase.fail(f"HTTP {status}: {content[:300].decode(errors='replace')}")
-                elif keep_bodies:
-                    phase.bodies.append((index, content))
-        finally:
-            await connection.close()
-
-    async def ticker() -> None:
-        while time.perf_counter() < deadline:
-            tick(phase.planned_seconds - (deadline - time.perf_counter()), len(phase.latencies_ms))
-            await asyncio.sleep(0.25)
-
-    ticking = asyncio.create_task(ticker())
-    await asyncio.gather(*(client(position) for position in range(phase.clients)))
-    ticking.cancel()
-    phase.seconds = time.perf_counter() - origin
-
-
 def run_phase(server: ServerProcess, secret_key: str, endpoint: str, calls: Sequence[Call], clients: int,
               seconds: float, label: str, keep_bodies: bool = False, start: int = 0,
               offered_per_second: float | None = None) -> LoadPhase:  # fmt: skip
-    phase = LoadPhase(endpoint, clients, seconds, offered_per_second=offered_per_second)
     headers = {"Authorization": f"Bearer {secret_key}", "Accept": "application/json",
                "Content-Type": "application/json"}  # fmt: skip
-    before = server_timings(server.base_url)
-    server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-    rate = f", {offered_per_second:,.0f}/s offered" if offered_per_second else ""
-    with progress_bar() as progress:
-        task = progress.add_task(f"{label}: {endpoint}, {clients} client{'s' if clients > 1 else ''}{rate}",
-                                 total=seconds)  # fmt: skip
-
-        def tick(elapsed: float, done: int) -> None:
-            progress.update(task, completed=min(elapsed, seconds))
-
-        asyncio.run(_drive(server, headers, calls, phase, keep_bodies, start, tick))
-        progress.update(task, completed=seconds)
-    phase.server_cpu_seconds = cpu_seconds(server.pid) - server_cpu
-    phase.client_cpu_seconds = time.process_time() - client_cpu
     method, route, _ = ENDPOINTS[endpoint]
-    phase.server_mean_ms = mean_server_ms(before, server_timings(server.base_url), method, route)
-    return phase
+    return run_load_phase(server, headers, endpoint, calls, clients, seconds, label, (method, route), keep_bodies,
+                          start, offered_per_second)  # fmt: skip
 
 
 def serve_and_measure(database: Database, created: Any, audience: Audience, plan: Plan, label: str,
@@ -608,13 +530,6 @@ def check_answers(answered: dict[str, list[LoadPhase]], audience: Audience, stor
 # -- where a decision's time goes -------------------------------------------------------------------------------
 
 
-def _spread(values: Sequence[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "mean_ms": None}
-    return {"p50_ms": round(percentile(values, 0.50), 3), "p95_ms": round(percentile(values, 0.95), 3),
-            "p99_ms": round(percentile(values, 0.99), 3), "mean_ms": round(statistics.fmean(values), 3)}  # fmt: skip
-
-
 def _where(key: tuple[str, int, str]) -> str:
     filename, line, name = key
     for marker in ("site-packages/", "afinidad/", "benchmarks/", "lib/python3"):
@@ -711,9 +626,9 @@ def profile_decide(database: Database, workspace_id: str, audience: Audience, pl
     statement_total = sum(statements.seconds.values())
     return {
         "calls": calls,
-        "sequential": _spread(sequential),
-        "without_commit": _spread(without_commit),
-        "baseline": _spread(baseline),
+        "sequential": spread(sequential, 3),
+        "without_commit": spread(without_commit, 3),
+        "baseline": spread(baseline, 3),
         "threaded": threaded,
         "profiled_ms_per_call": round(total / calls * 1000, 3),
         "profile_file": str(path),
