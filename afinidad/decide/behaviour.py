@@ -3,7 +3,8 @@ how long they have been around. Pure: event rows in, a matrix out; the same func
 each unit's exposure, so nothing the campaign caused leaks in) and scoring (as of now).
 
 Everyone gets a row, a person with no history too (counts 0, recencies at the horizon), so that the model
-can say what to do with someone new."""
+can say what to do with someone new. Recencies are in whole days, so that a person asked about minutes after
+the exposures the model learned from looks the same as then."""
 
 from __future__ import annotations
 
@@ -47,4 +48,6 @@ def behaviour(units: Sequence[str], as_of: Mapping[str, datetime], events: Itera
         row[6] = max(row[6], age) if row[0] > 1 else age
         days[i].add(event.at.date())
     matrix[:, 7] = [len(d) for d in days]
+    # whole days: a model must not split on the minutes between an exposure and a later question
+    matrix[:, 4:7] = np.floor(matrix[:, 4:7])
     return matrix

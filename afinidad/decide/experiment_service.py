@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +30,6 @@ from afinidad.store.models import Decision, Event, Profile, Segment, SegmentMemb
 from afinidad.store.models import Experiment as ExperimentRow
 
 CACHE_SECONDS = 5.0  # a started, stopped or edited experiment reaches every server within this
-CHUNK = 500
 
 
 def _now() -> datetime:
@@ -213,53 +211,47 @@ def assign(session: Session, workspace_id: str, ref: str, identifier: str | None
             "profile_id": profile_id}  # fmt: skip
 
 
-def _survivors(session: Session, workspace_id: str, profile_ids: Iterable[str]) -> dict[str, str]:
-    """Each profile id to the profile it lives on now (itself, or the one it was merged into)."""
-    ids, result = sorted(set(profile_ids)), {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for profile_id, merged_into in session.execute(
-            select(Profile.id, Profile.merged_into).where(Profile.workspace_id == workspace_id,
-                                                          Profile.id.in_(chunk))):  # fmt: skip
-            result[profile_id] = merged_into or profile_id
-    return result
+def _merged(session: Session, workspace_id: str) -> dict[str, str]:
+    """Every profile merged into another, to the one it lives on now: usually few, so one read of them is
+    cheaper than looking every unit up (200 reads of 500 ids for 100,000 units)."""
+    return dict(session.execute(select(Profile.id, Profile.merged_into).where(
+        Profile.workspace_id == workspace_id, Profile.merged_into.is_not(None))).all())  # fmt: skip
 
 
-def _exposures(session: Session, workspace_id: str, experiment_id: str) -> list[tuple[str, str, datetime]]:
-    """(unit, variant, at) of every logged exposure, units as they are known now."""
-    rows = session.execute(select(Decision.profile_id, Decision.items, Decision.context, Decision.at)
-                           .where(Decision.workspace_id == workspace_id,
-                                  Decision.model_version == experiment_id)).all()  # fmt: skip
-    resolved: dict[str, str | None] = {}
-    for _, _, context, _ in rows:
-        unit = (context or {}).get("unit")
-        if unit and unit not in resolved:
-            try:
-                resolved[unit] = find_profile_id(session, workspace_id, unit)
-            except NotFound:
-                resolved[unit] = None
-    survivors = _survivors(session, workspace_id, [r[0] for r in rows if r[0]] + [p for p in resolved.values() if p])
+def _exposures(session: Session, workspace_id: str, experiment_id: str,
+               merged: dict[str, str]) -> list[tuple[str, str, datetime]]:  # fmt: skip
+    """(unit, variant, at) of every logged exposure, units as they are known now. Exposures of someone
+    without a profile at the time carry the identifier they came with, resolved here."""
+    mine = (Decision.workspace_id == workspace_id, Decision.model_version == experiment_id)
     exposures = []
-    for profile_id, items, context, at in rows:
-        if not items:
+    for profile_id, items, at in session.execute(select(Decision.profile_id, Decision.items, Decision.at)
+                                                 .where(*mine, Decision.profile_id.is_not(None))):  # fmt: skip
+        if items:
+            exposures.append((merged.get(profile_id, profile_id), items[0]["variant"], at))
+    resolved: dict[str, str] = {}
+    for items, context, at in session.execute(select(Decision.items, Decision.context, Decision.at)
+                                              .where(*mine, Decision.profile_id.is_(None))):  # fmt: skip
+        unit = (context or {}).get("unit")
+        if not items or not unit:
             continue
-        unit = profile_id or resolved.get((context or {}).get("unit")) or (context or {}).get("unit")
-        if unit:
-            exposures.append((survivors.get(unit, unit), items[0]["variant"], at))
+        if unit not in resolved:
+            try:
+                resolved[unit] = find_profile_id(session, workspace_id, unit)  # follows merges itself
+            except NotFound:
+                resolved[unit] = unit  # still unknown: a unit of its own, with no events to count
+        exposures.append((resolved[unit], items[0]["variant"], at))
     return exposures
 
 
 def _events(session: Session, workspace_id: str, names: set[str], since: datetime, until: datetime,
-            units: set[str]) -> list[Happened]:  # fmt: skip
+            units: set[str], merged: dict[str, str]) -> list[Happened]:  # fmt: skip
     rows = session.execute(select(Event.profile_id, Event.event, Event.timestamp, Event.properties)
                            .where(Event.workspace_id == workspace_id, Event.event.in_(sorted(names)),
                                   Event.timestamp >= since, Event.timestamp < until,
                                   Event.profile_id.is_not(None))).all()  # fmt: skip
-    strangers = {row[0] for row in rows if row[0] not in units}
-    survivors = _survivors(session, workspace_id, strangers) if strangers else {}
     happened = []
     for profile_id, event, at, properties in rows:
-        unit = profile_id if profile_id in units else survivors.get(profile_id)
+        unit = profile_id if profile_id in units else merged.get(profile_id)
         if unit in units:
             happened.append(Happened(unit, event, at, properties or {}))
     return happened
@@ -271,12 +263,13 @@ UnitValues = tuple[dict[str, Exposure], int, dict[str, MetricValues]]
 def unit_values(session: Session, workspace_id: str, row: ExperimentRow, experiment: Experiment,
                 metrics: list[Metric], until: datetime) -> UnitValues:  # fmt: skip
     """Each exposed unit's first exposure, how many units switched variant, and `metrics` per unit."""
-    units, switched = first_exposures(_exposures(session, workspace_id, row.id))
+    merged = _merged(session, workspace_id)
+    units, switched = first_exposures(_exposures(session, workspace_id, row.id, merged))
     if not units:
         return units, switched, {metric.name: MetricValues(np.zeros(0), None, None) for metric in metrics}
     names = {m.event for m in metrics} | {m.denominator_event for m in metrics if m.denominator_event}
     since = min(exposure.at for exposure in units.values()) - timedelta(days=experiment.cuped_days)
-    happened = _events(session, workspace_id, names, since, until, set(units))
+    happened = _events(session, workspace_id, names, since, until, set(units), merged)
     values = {metric.name: metric_values(metric, units, happened, until, experiment.cuped_days) for metric in metrics}
     return units, switched, values
 

@@ -68,7 +68,7 @@ def _history(session: Session, workspace_id: str, units: list[str], until: datet
 
 
 def _model(binary: bool) -> TwoModelUplift:
-    settings = {"n_estimators": 150, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20,
+    settings = {"n_estimators": 150, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 40,
                 "subsample": 0.8, "subsample_freq": 1, "random_state": 7, "verbose": -1, "n_jobs": 1}  # fmt: skip
     return TwoModelUplift(LGBMClassifier(**settings) if binary else LGBMRegressor(**settings))
 
@@ -120,7 +120,7 @@ def train(store: Store, workspace_id: str, experiment: str, metric: str | None =
             raise InvalidInput("A ratio metric has no per-person outcome to learn.", [FieldProblem("metric", "ratio")])
         until = row.stopped_at or _now()
         units, _, values = unit_values(session, workspace_id, row, definition, [chosen_metric], until)
-        ids = list(units)
+        ids = sorted(units)  # the same rows in the same order on every database: the same model
         history = _history(session, workspace_id, ids, until)
     actions = np.array([units[u].variant for u in ids], dtype=object)
     counts = {v.id: int(np.sum(actions == v.id)) for v in definition.variants}
@@ -128,7 +128,8 @@ def train(store: Store, workspace_id: str, experiment: str, metric: str | None =
         raise Conflict(f"Every variant needs {MIN_UNITS_PER_VARIANT} exposed units to learn from; have {counts}.")
     step(f"features of {len(ids):,} people as of their exposure")
     X = behaviour(ids, {u: units[u].at for u in ids}, history)
-    y = values[chosen_metric.name].values
+    position = {unit: i for i, unit in enumerate(units)}  # metric values come in the order of `units`
+    y = values[chosen_metric.name].values[[position[u] for u in ids]]
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     held_out = buckets(row.id, ids, "nba-holdout") < 0.5
     step("measuring on a held-out half")

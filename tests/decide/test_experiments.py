@@ -207,3 +207,21 @@ def test_a_block_run_by_an_experiment_shows_its_assignment_and_feeds_its_results
         assert anonymous["variant"] == "spring" and anonymous["decision_id"] is None  # the control, not logged
         result = client.get("/v1/experiments/hero-test/results").json()
         assert result["units"] == 40 and sum(arm["units"] for arm in result["metrics"][0]["arms"]) == 40
+
+
+def test_a_visitor_assigned_before_they_had_a_profile_is_counted_once_known(server: Server, store: Store) -> None:
+    shop = _shop(store)
+    with _api(server, shop) as client:
+        assert client.post("/v1/experiments", json=CHECKOUT).status_code == 201
+        client.post("/v1/experiments/checkout/start")
+        first = client.post("/v1/experiments/checkout/assign", json={"user": "cookie-77"}).json()
+        assert first["in_experiment"] and first["profile_id"] is None  # nobody knows cookie-77 yet
+        # they browse, then sign in as a known customer, then buy: one person throughout
+        _send(store, shop, [{"type": "identify", "userId": "kim"},
+                            {"type": "page", "anonymousId": "cookie-77", "name": "Home"},
+                            {"type": "identify", "userId": "kim", "anonymousId": "cookie-77"},
+                            _order("kim", 35.0)])  # fmt: skip
+        result = client.get("/v1/experiments/checkout/results").json()
+    assert result["units"] == 1
+    arm = next(a for a in result["metrics"][0]["arms"] if a["variant"] == first["variant"])
+    assert arm["units"] == 1 and arm["value"] == 1.0  # the order counted for the unit the cookie became

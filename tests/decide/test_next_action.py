@@ -38,10 +38,11 @@ def test_the_next_best_action_is_learned_from_an_experiment_and_served(server: S
     with store.session() as session:
         shop = create_workspace(session, f"nba-{uuid.uuid4().hex[:8]}")
     rng = random.Random(4)
-    people = [f"p{i}" for i in range(900)]
+    people = [f"p{i}" for i in range(2000)]
     buyers = {p for p in people if rng.random() < 0.5}
     earlier = (datetime.now(UTC) - timedelta(days=20)).isoformat()
-    _send(store, shop.id, [{"type": "identify", "userId": p} for p in people] + [
+    joined = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+    _send(store, shop.id, [{"type": "identify", "userId": p, "timestamp": joined} for p in people] + [
         {"type": "track", "userId": p, "event": "Order Completed", "timestamp": earlier,
          "properties": {"revenue": 40}} for p in sorted(buyers)])  # fmt: skip
     with store.session() as session:
@@ -50,37 +51,44 @@ def test_the_next_best_action_is_learned_from_an_experiment_and_served(server: S
                                            {"id": "freeship", "weight": 33}],
             "metrics": [{"name": "purchase", "event": "Order Completed", "window_days": 14}]})  # fmt: skip
         experiment_service.start_experiment(session, shop.id, "winback")
-    outcomes = []
+    outcomes, bought = [], set()
     for person in people:
         with store.session() as session:
             action = experiment_service.assign(session, shop.id, "winback", person, {})["variant"]
         if rng.random() < RATES[(action, person in buyers)]:
             outcomes.append({"type": "track", "userId": person, "event": "Order Completed",
                              "properties": {"revenue": 30}})  # fmt: skip
+            bought.add(person)
     _send(store, shop.id, outcomes)
 
     trained = next_action.train(store, shop.id, "winback")
     e = trained["evaluation"]
-    assert trained["units"] == 900 and trained["control"] == "none"
+    assert trained["units"] == 2000 and trained["control"] == "none"
     for action in ("discount", "freeship"):  # each action's targeting beats random targeting
         assert e["actions"][action]["qini_auc"] > e["actions"][action]["random_qini_auc"] + 0.05
     model = e["policy_values"]["model"]["value"]
     assert all(model > e["policy_values"][a]["value"] for a in ("none", "discount", "freeship"))
     assert e["chosen_share"]["discount"] > 0.25 and e["chosen_share"]["freeship"] > 0.25
 
-    loyal, newcomer = sorted(buyers)[0], sorted(set(people) - buyers)[0]
+    # people whose history did not change since (someone who just bought is a past buyer now)
+    asked = {"discount": sorted(buyers - bought)[:25], "freeship": sorted(set(people) - buyers - bought)[:25]}
     with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
-        for person, best in ((loyal, "discount"), (newcomer, "freeship"), ("someone-new", "freeship")):
-            answer = client.post("/v1/experiments/winback/next-action", json={"user": person})
-            assert answer.status_code == 200, answer.text
-            body = answer.json()
-            assert body["action"] == best and body["expected_gain"][best] > 0.1 and best in body["reason"]
-            assert body["decision_id"].startswith("dec_") and not body["send_nothing"]
-        assert client.post("/v1/experiments/nope/next-action", json={"user": loyal}).status_code == 404
+        for best, who in asked.items():  # most past buyers get the discount, most newcomers free shipping
+            answers = [client.post("/v1/experiments/winback/next-action", json={"user": person}) for person in who]
+            assert all(answer.status_code == 200 for answer in answers), answers[0].text
+            right = [body for body in (a.json() for a in answers) if body["action"] == best]
+            assert len(right) >= 20, [a.json()["expected_gain"] for a in answers]
+            assert all(body["expected_gain"][best] > 0 and best in body["reason"] for body in right)
+            assert all(body["decision_id"].startswith("dec_") and not body["send_nothing"] for body in right)
+        # a stranger has no history at all, unlike everyone the model learned from: an answer, but no claim
+        stranger = client.post("/v1/experiments/winback/next-action", json={"user": "someone-new"}).json()
+        assert stranger["action"] in ("none", "discount", "freeship") and stranger["profile_id"] is None
+        assert client.post("/v1/experiments/nope/next-action", json={"user": "p1"}).status_code == 404
     with store.reader() as session:
         logged = session.execute(select(Decision.items).where(Decision.workspace_id == shop.id,
                                                               Decision.policy == "uplift")).scalars().all()  # fmt: skip
-    assert len(logged) == 3 and {items[0]["variant"] for items in logged} == {"discount", "freeship"}
+    assert len(logged) == 51 and {"discount", "freeship"} <= {items[0]["variant"] for items in logged}
+    assert all(items[0]["propensity"] == 1.0 and set(items[0]["gains"]) == {"discount", "freeship"} for items in logged)
 
 
 def test_an_experiment_without_a_model_or_enough_units_says_so(server: Server, store: Store) -> None:
@@ -109,6 +117,6 @@ def test_behaviour_reads_only_what_happened_before_each_moment() -> None:
     matrix = behaviour(["a", "b", "c"], {"a": now, "b": now, "c": now}, events)
     row = dict(zip(FEATURES, matrix[0], strict=True))
     assert row["orders"] == 1 and row["revenue"] == 20 and row["product_views"] == 1 and row["events"] == 2
-    assert row["days_since_last_order"] == 3 and row["days_since_last_event"] == 1
+    assert row["days_since_last_order"] == 3 and row["days_since_last_event"] == 1  # whole days
     assert row["days_since_first_event"] == 3 and row["active_days"] == 2
     assert np.all(matrix[1] == matrix[2]) and matrix[2][4] == HORIZON_DAYS  # no history: the same row
