@@ -10,14 +10,18 @@ and when there are none, the answer is an explicit "nothing to show"."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.context import SINGLE
 
-Policy = Literal["fixed", "experiment", "bandit"]
+Policy = Literal["fixed", "experiment", "bandit", "contextual"]
+CONTEXT_FEATURES = 64  # hashed slots of `dimension=value` and `segment=name` for the contextual policy
 
 
 def known_context(when: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -76,7 +80,7 @@ class Block(BaseModel):
         if self.experiment is not None and self.policy != "experiment":
             raise ValueError("an experiment key goes with the experiment policy")
         linked = self.experiment is not None  # the experiment's split is the one that counts
-        if self.policy in ("fixed", "experiment") and general and not linked:  # a bandit finds its own weights
+        if self.policy in ("fixed", "experiment") and general and not linked:  # bandits find their own weights
             # targeted variants replace the general ones for the requests they fit, so their weights share
             # that traffic among themselves; the general variants' weights are the split of everyone else
             total = sum(variant.weight for variant in general)
@@ -105,3 +109,13 @@ def eligible(variants: list[dict[str, Any]], context: dict[str, str], segments: 
         if fits and (segment is None or segment in segments):
             targeted.append(variant)
     return targeted or general
+
+
+def context_features(given: Mapping[str, str], segments: Iterable[str]) -> np.ndarray:
+    """What the contextual policy reads of a request: each `dimension=value` (daypart, device, weather...)
+    and each segment the person is in sets one of `CONTEXT_FEATURES` slots, by a stable hash, so every server
+    agrees and there is no vocabulary to keep; a rare collision only blurs two values together."""
+    x = np.zeros(CONTEXT_FEATURES)
+    for key in [f"{name}={value}" for name, value in given.items()] + [f"segment={name}" for name in segments]:
+        x[int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % CONTEXT_FEATURES] = 1.0
+    return x

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from afinidad.decide import experiment_service as experiments
 from afinidad.decide.assignment import bucket
-from afinidad.decide.bandits import ThompsonBernoulli
-from afinidad.decide.blocks import check_block, eligible
+from afinidad.decide.bandits import LinUCB, ThompsonBernoulli
+from afinidad.decide.blocks import CONTEXT_FEATURES, check_block, context_features, eligible
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from afinidad.profiles.service import find_profile_id
 from afinidad.recommend import context as contexts
@@ -145,36 +145,52 @@ BANDIT_REFRESH_SECONDS = 10.0
 
 
 class _Rewards:
-    """Per bandit block, how often each variant was shown and rewarded, from the decision log and the
-    outcome events that carry a `decision_id`; recomputed at most every `BANDIT_REFRESH_SECONDS`, so the
-    policy learns within seconds without a read per request."""
+    """Per bandit block, what each of its decisions in the window showed, in what context, and whether an
+    outcome event carrying its `decision_id` rewarded it; recomputed at most every `BANDIT_REFRESH_SECONDS`,
+    so the policy learns within seconds without a read per request. Thompson sampling reads the counts per
+    variant; the contextual policy a LinUCB fitted on the rows, kept with them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cached: dict[tuple[str, str], tuple[float, dict[str, tuple[int, int]]]] = {}
+        self._cached: dict[tuple[Any, ...], tuple[float, dict[str, tuple[int, int]], Any]] = {}
 
-    def get(self, session: Session, workspace_id: str, slot: str) -> dict[str, tuple[int, int]]:
-        key = (workspace_id, slot)
-        found = self._cached.get(key)
-        if found and time.monotonic() - found[0] < BANDIT_REFRESH_SECONDS:
-            return found[1]
+    def _log(self, session: Session, workspace_id: str, slot: str, policy: str
+             ) -> list[tuple[str, bool, dict[str, Any]]]:  # fmt: skip
         since = _now() - BANDIT_WINDOW
-        variant_of = {decision_id: (items or [{}])[0].get("variant") for decision_id, items in session.execute(
-            select(Decision.id, Decision.items).where(Decision.workspace_id == workspace_id, Decision.slot == slot,
-                                                      Decision.policy == "bandit", Decision.at >= since))}  # fmt: skip
+        shown = {decision_id: ((items or [{}])[0].get("variant"), context or {}) for decision_id, items, context
+                 in session.execute(select(Decision.id, Decision.items, Decision.context).where(
+                     Decision.workspace_id == workspace_id, Decision.slot == slot, Decision.policy == policy,
+                     Decision.at >= since))}  # fmt: skip
         rewarded = set()
         outcomes = (Event.workspace_id == workspace_id, Event.event.in_(BANDIT_OUTCOMES), Event.timestamp >= since)
         for (properties,) in session.execute(select(Event.properties).where(*outcomes)):
             decision_id = (properties or {}).get("decision_id")
-            if isinstance(decision_id, str) and decision_id in variant_of:
+            if isinstance(decision_id, str) and decision_id in shown:
                 rewarded.add(decision_id)
+        return [(variant, decision_id in rewarded, context) for decision_id, (variant, context) in shown.items()]
+
+    def get(self, session: Session, workspace_id: str, slot: str, policy: str = "bandit",
+            arms: tuple[str, ...] = ()) -> tuple[dict[str, tuple[int, int]], Any]:  # fmt: skip
+        """Counts (shown, rewarded) per variant, and for the contextual policy its LinUCB over `arms`."""
+        key = (workspace_id, slot, policy, arms)  # a block whose policy or variants changed starts afresh
+        found = self._cached.get(key)
+        if found and time.monotonic() - found[0] < BANDIT_REFRESH_SECONDS:
+            return found[1], found[2]
+        log = self._log(session, workspace_id, slot, policy)
         counts: dict[str, tuple[int, int]] = {}
-        for decision_id, variant in variant_of.items():
-            shown, won = counts.get(variant, (0, 0))
-            counts[variant] = (shown + 1, won + (decision_id in rewarded))
+        for variant, won, _ in log:
+            seen, wins = counts.get(variant, (0, 0))
+            counts[variant] = (seen + 1, wins + won)
+        model = None
+        if policy == "contextual":
+            model = LinUCB(n_arms=len(arms), n_features=CONTEXT_FEATURES, alpha=1.0, floor=min(0.01, 1 / len(arms)))
+            known = [(arms.index(v), won, c) for v, won, c in log if v in arms]
+            if known:
+                X = np.array([context_features(c.get("given", {}), c.get("segments", [])) for _, _, c in known])
+                model.fit(X, [arm for arm, _, _ in known], [float(won) for _, won, _ in known])
         with self._lock:
-            self._cached[key] = (time.monotonic(), counts)
-        return counts
+            self._cached[key] = (time.monotonic(), counts, model)
+        return counts, model
 
     def forget(self) -> None:
         with self._lock:
@@ -196,6 +212,22 @@ def _bandit(options: list[dict[str, Any]], counts: dict[str, tuple[int, int]], r
     seed = (rng or random).getrandbits(32)
     arm, propensity = policy.choose(np.random.default_rng(seed))
     return options[arm], propensity
+
+
+def _contextual(options: list[dict[str, Any]], arms: tuple[str, ...], model: LinUCB, given: dict[str, str],
+                segments: set[str], rng: random.Random | None) -> tuple[dict[str, Any], float]:  # fmt: skip
+    """LinUCB over the request's context and the person's segments, restricted to the eligible variants:
+    the propensity logged is LinUCB's (with its floor) renormalised over them, exactly the chance the
+    variant had."""
+    x = context_features(given, sorted(s for s in segments if not s.startswith("seg_")))
+    shares = model.propensities(x)[[arms.index(v["id"]) for v in options]]
+    shares = shares / shares.sum()
+    point, edge = (rng or random).random(), 0.0
+    for option, share in zip(options, shares, strict=True):
+        edge += share
+        if point < edge:
+            return option, float(share)
+    return options[-1], float(shares[-1])
 
 
 def _by_experiment(session: Session, workspace_id: str, block: dict[str, Any], identifier: str | None,
@@ -234,7 +266,11 @@ def decide(session: Session, workspace_id: str, slot: str, identifier: str | Non
     chosen, propensity = None, None
     if options:
         if block["policy"] == "bandit":
-            chosen, propensity = _bandit(options, REWARDS.get(session, workspace_id, slot), rng)
+            chosen, propensity = _bandit(options, REWARDS.get(session, workspace_id, slot)[0], rng)
+        elif block["policy"] == "contextual":
+            arms = tuple(v["id"] for v in block["variants"])
+            model = REWARDS.get(session, workspace_id, slot, "contextual", arms)[1]
+            chosen, propensity = _contextual(options, arms, model, given, segments, rng)
         elif block["policy"] == "experiment" and (profile_id or identifier):
             chosen, propensity = _by_weight(options, bucket(block["id"], profile_id or str(identifier)))
         else:

@@ -151,3 +151,41 @@ def test_a_bandit_block_moves_traffic_to_the_variant_that_wins(store: Store) -> 
                         Settings())  # fmt: skip
     first, last = shown[:60], shown[-120:]
     assert last.count("bold") / len(last) > 0.85 > first.count("bold") / len(first)  # learnt, not fixed
+
+
+def test_a_contextual_block_learns_which_variant_suits_which_weather(store: Store) -> None:
+    import random
+
+    from afinidad.decide import service
+    from afinidad.settings import Settings
+    from afinidad.tracking.bulk import import_messages
+    from afinidad.tracking.importer import ImportedMessage
+
+    shop = _shop(store)
+    variants = [{"id": "cosy", "content": {"headline": "Stay in, read"}},
+                {"id": "outdoor", "content": {"headline": "Get outside"}}]  # fmt: skip
+    block = {"policy": "contextual", "variants": variants}
+    with store.session() as session:
+        service.save_block(session, shop.id, {**block, "slot": "banner"})
+    clicks = {("rain", "cosy"): 0.30, ("rain", "outdoor"): 0.03, ("sunny", "cosy"): 0.03, ("sunny", "outdoor"): 0.30}
+    rng, shown = random.Random(8), []
+    for round_ in range(10):  # rounds of 80 decisions; each round's clicks arrive before the next
+        service.REWARDS.forget()
+        messages = []
+        for i in range(80):
+            weather = rng.choice(["rain", "sunny"])
+            with store.session() as session:
+                answer = service.decide(session, shop.id, "banner", f"c{round_}-{i}", {"weather": weather}, rng=rng)
+            assert 0.01 <= answer["propensity"] <= 0.99 and answer["policy"] == "contextual"
+            shown.append((weather, answer["variant"]))
+            if rng.random() < clicks[(weather, answer["variant"])]:
+                messages.append({"type": "track", "userId": f"c{round_}-{i}", "event": "Promotion Clicked",
+                                 "properties": {"decision_id": answer["decision_id"]}})  # fmt: skip
+        import_messages(store, shop.id, (ImportedMessage(line=n + 1, message=m) for n, m in enumerate(messages)),
+                        Settings())  # fmt: skip
+    late = shown[-240:]
+    for weather, best in (("rain", "cosy"), ("sunny", "outdoor")):
+        mine = [variant for w, variant in late if w == weather]
+        assert mine.count(best) / len(mine) > 0.8, (weather, mine.count(best), len(mine))  # learnt per context
+    early = shown[:80]
+    assert 0.2 < sum(v == "cosy" for _, v in early) / 80 < 0.8  # it did not know at first
