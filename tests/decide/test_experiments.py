@@ -90,7 +90,7 @@ def test_an_experiment_assigns_logs_and_analyses_what_followed(server: Server, s
         # what followed: the one-page checkout converts more, and its buyers ask for refunds more
         after, bought = [], {user: False for user in users}
         for user in users:
-            rate = (0.45 if seen[user] == "onepage" else 0.15) + (0.3 if user in loyal else 0.0)
+            rate = (0.45 if seen[user] == "onepage" else 0.15) + (0.4 if user in loyal else 0.0)
             if rng.random() < rate:
                 after.append(_order(user, 20.0))
                 bought[user] = True
