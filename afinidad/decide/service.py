@@ -9,6 +9,7 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,6 +145,41 @@ BANDIT_WINDOW = timedelta(days=7)
 BANDIT_REFRESH_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One logged decision of a block and whether an outcome event carrying its id rewarded it."""
+
+    decision_id: str
+    variant: str
+    propensity: float
+    eligible: tuple[str, ...]
+    context: dict[str, Any]
+    rewarded: bool
+
+
+def logged_outcomes(session: Session, workspace_id: str, slot: str, since: datetime, policy: str | None = None
+                    ) -> list[Outcome]:  # fmt: skip
+    """The block's decisions since `since` (of one policy, or all), each with its reward: a `Promotion
+    Clicked` or `Order Completed` event that carries its `decision_id`."""
+    mine = [Decision.workspace_id == workspace_id, Decision.slot == slot, Decision.at >= since]
+    if policy is not None:
+        mine.append(Decision.policy == policy)
+    shown = {}
+    for decision_id, items, context in session.execute(select(Decision.id, Decision.items, Decision.context)
+                                                       .where(*mine)):  # fmt: skip
+        if items and items[0].get("variant") is not None:
+            shown[decision_id] = (items[0], context or {})
+    rewarded = set()
+    outcomes = (Event.workspace_id == workspace_id, Event.event.in_(BANDIT_OUTCOMES), Event.timestamp >= since)
+    for (properties,) in session.execute(select(Event.properties).where(*outcomes)):
+        decision_id = (properties or {}).get("decision_id")
+        if isinstance(decision_id, str) and decision_id in shown:
+            rewarded.add(decision_id)
+    return [Outcome(decision_id, item["variant"], float(item.get("propensity") or 0.0),
+                    tuple(item.get("eligible") or ()), context, decision_id in rewarded)
+            for decision_id, (item, context) in shown.items()]  # fmt: skip
+
+
 class _Rewards:
     """Per bandit block, what each of its decisions in the window showed, in what context, and whether an
     outcome event carrying its `decision_id` rewarded it; recomputed at most every `BANDIT_REFRESH_SECONDS`,
@@ -154,21 +190,6 @@ class _Rewards:
         self._lock = threading.Lock()
         self._cached: dict[tuple[Any, ...], tuple[float, dict[str, tuple[int, int]], Any]] = {}
 
-    def _log(self, session: Session, workspace_id: str, slot: str, policy: str
-             ) -> list[tuple[str, bool, dict[str, Any]]]:  # fmt: skip
-        since = _now() - BANDIT_WINDOW
-        shown = {decision_id: ((items or [{}])[0].get("variant"), context or {}) for decision_id, items, context
-                 in session.execute(select(Decision.id, Decision.items, Decision.context).where(
-                     Decision.workspace_id == workspace_id, Decision.slot == slot, Decision.policy == policy,
-                     Decision.at >= since))}  # fmt: skip
-        rewarded = set()
-        outcomes = (Event.workspace_id == workspace_id, Event.event.in_(BANDIT_OUTCOMES), Event.timestamp >= since)
-        for (properties,) in session.execute(select(Event.properties).where(*outcomes)):
-            decision_id = (properties or {}).get("decision_id")
-            if isinstance(decision_id, str) and decision_id in shown:
-                rewarded.add(decision_id)
-        return [(variant, decision_id in rewarded, context) for decision_id, (variant, context) in shown.items()]
-
     def get(self, session: Session, workspace_id: str, slot: str, policy: str = "bandit",
             arms: tuple[str, ...] = ()) -> tuple[dict[str, tuple[int, int]], Any]:  # fmt: skip
         """Counts (shown, rewarded) per variant, and for the contextual policy its LinUCB over `arms`."""
@@ -176,7 +197,10 @@ class _Rewards:
         found = self._cached.get(key)
         if found and time.monotonic() - found[0] < BANDIT_REFRESH_SECONDS:
             return found[1], found[2]
-        log = self._log(session, workspace_id, slot, policy)
+        log = [
+            (row.variant, row.rewarded, row.context)
+            for row in logged_outcomes(session, workspace_id, slot, _now() - BANDIT_WINDOW, policy)
+        ]
         counts: dict[str, tuple[int, int]] = {}
         for variant, won, _ in log:
             seen, wins = counts.get(variant, (0, 0))

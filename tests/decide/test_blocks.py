@@ -189,3 +189,48 @@ def test_a_contextual_block_learns_which_variant_suits_which_weather(store: Stor
         assert mine.count(best) / len(mine) > 0.8, (weather, mine.count(best), len(mine))  # learnt per context
     early = shown[:80]
     assert 0.2 < sum(v == "cosy" for _, v in early) / 80 < 0.8  # it did not know at first
+
+
+def test_a_blocks_log_answers_what_each_variant_would_have_earned(server: Server, store: Store) -> None:
+    import random
+
+    from afinidad.decide import service
+    from afinidad.settings import Settings
+    from afinidad.tracking.bulk import import_messages
+    from afinidad.tracking.importer import ImportedMessage
+
+    shop = _shop(store)
+    offer = {
+        "policy": "fixed",
+        "variants": [
+            {"id": "plain", "content": {"headline": "New in"}, "weight": 70},
+            {"id": "bold", "content": {"headline": "Last chance"}, "weight": 30},
+        ],
+    }
+    with store.session() as session:
+        service.save_block(session, shop.id, {**offer, "slot": "offer"})
+    rng, shown, messages = random.Random(12), {"plain": [], "bold": []}, []
+    for i in range(1500):
+        with store.session() as session:
+            answer = service.decide(session, shop.id, "offer", f"e{i}", {}, rng=rng)
+        clicked = rng.random() < {"plain": 0.05, "bold": 0.25}[answer["variant"]]
+        shown[answer["variant"]].append(clicked)
+        if clicked:
+            messages.append({"type": "track", "userId": f"e{i}", "event": "Promotion Clicked",
+                             "properties": {"decision_id": answer["decision_id"]}})  # fmt: skip
+    import_messages(store, shop.id, (ImportedMessage(line=n + 1, message=m) for n, m in enumerate(messages)),
+                    Settings())  # fmt: skip
+    with _api(server, shop) as client:
+        report = client.get("/v1/blocks/offer/evaluation").json()
+        assert client.get("/v1/blocks/offer/evaluation?days=0").status_code == 400
+        assert client.get("/v1/blocks/nope/evaluation").status_code == 404
+    assert report["decisions"] == 1500 and report["rewarded"] == len(messages)
+    assert abs(report["logged"]["value"] - len(messages) / 1500) < 1e-6
+    best = report["candidates"][0]
+    assert best["name"] == "bold for everyone" and best["effective_sample_size"] == len(shown["bold"])
+    # showing only `bold` is estimated from the rows that showed it: its own rate, exactly, for SNIPW
+    assert abs(best["snipw"]["value"] - sum(shown["bold"]) / len(shown["bold"])) < 1e-6
+    low, high = best["ipw"]["ci"]
+    assert low < 0.25 < high and best["snipw"]["value"] > report["logged"]["value"]
+    plain = next(c for c in report["candidates"] if c["name"] == "plain for everyone")
+    assert abs(plain["snipw"]["value"] - sum(shown["plain"]) / len(shown["plain"])) < 1e-6

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from afinidad.api.dependencies import Platform, platform, read_session, secret_caller
-from afinidad.decide import service
+from afinidad.decide import block_evaluation, service
 from afinidad.workspaces.service import Caller
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -35,6 +35,14 @@ def list_blocks(caller: Caller = Depends(secret_caller), session: Session = Depe
 def get_block(slot: str, caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)
               ) -> dict[str, Any]:  # fmt: skip
     return service.describe(service.get_block(session, caller.workspace_id, slot))
+
+
+@router.get("/blocks/{slot}/evaluation", summary="What other policies would have earned on this block's traffic")
+def evaluate_block(slot: str, days: int = Query(30, ge=1, le=365), caller: Caller = Depends(secret_caller),
+                   session: Session = Depends(read_session)) -> dict[str, Any]:  # fmt: skip
+    """Off-policy evaluation of the block's decision log: its own click or conversion rate, and IPW and
+    SNIPW estimates for each variant shown to everyone and for all variants equally."""
+    return block_evaluation.evaluate_block(session, caller.workspace_id, slot, days)
 
 
 class DecideIn(BaseModel):
