@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,10 @@ class UnsupportedFile(AfinidadError):
     """A file the importer cannot read at all (as opposed to rows it reads and rejects)."""
 
     title = "Unsupported file"
+
+
+def field_problems(error: ValidationError, root: str) -> list[FieldProblem]:
+    """pydantic's errors as field problems: a dotted path (or `root` for the whole object) and a reason."""
+    return [FieldProblem(".".join(str(part) for part in item["loc"]) or root,
+                         item["msg"].removeprefix("Value error, "))
+            for item in error.errors(include_url=False)]  # fmt: skip

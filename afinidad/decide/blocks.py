@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from afinidad.errors import FieldProblem, InvalidInput
+from afinidad.errors import InvalidInput, field_problems
 from afinidad.recommend.context import SINGLE
 
 Policy = Literal["fixed", "experiment", "bandit", "contextual"]
@@ -30,13 +30,6 @@ def known_context(when: dict[str, list[str]]) -> dict[str, list[str]]:
     if unknown:
         raise ValueError(f"unknown context {unknown}; one of {', '.join(SINGLE)}")
     return when
-
-
-def field_problems(error: ValidationError, root: str) -> list[FieldProblem]:
-    """pydantic's errors as our field problems: a dotted path (or `root` for the whole object) and a reason."""
-    return [FieldProblem(".".join(str(part) for part in item["loc"]) or root,
-                         item["msg"].removeprefix("Value error, "))
-            for item in error.errors(include_url=False)]  # fmt: skip
 
 
 class Variant(BaseModel):

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from afinidad.decide.blocks import field_problems, known_context
-from afinidad.errors import FieldProblem, InvalidInput
+from afinidad.decide.blocks import known_context
+from afinidad.errors import FieldProblem, InvalidInput, field_problems
 
 Key = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
 Kind = Literal["conversion", "count", "revenue", "ratio"]
