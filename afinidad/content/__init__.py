@@ -1,0 +1,1 @@
+"""Generative content: briefs in, checked copy out."""
