@@ -21,6 +21,7 @@ from afinidad.api.metrics import Metrics
 from afinidad.api.ratelimit import RateLimiter
 from afinidad.api.routers import (
     catalog,
+    content,
     decide,
     experiments,
     ops,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         predictions.router,
         decide.router,
         experiments.router,
+        content.router,
         prices.router,
         workspace.router,
         ops.router,

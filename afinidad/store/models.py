@@ -476,3 +476,45 @@ class CompetitorPrice(Base):
     price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(String(3))
     observed_at: Mapped[datetime]
+
+
+class ContentPiece(Base):
+    """A piece of generated copy: the brief it answers, its fields, who wrote it (the offline generator or a
+    provider), its check findings, and where it stands (draft -> in_review -> approved / rejected). Editing
+    makes a new version; `content_history` keeps every step."""
+
+    __tablename__ = "content_pieces"
+    __table_args__ = (Index("ix_content_pieces_status", "workspace_id", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    content_type: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    fields: Mapped[dict] = mapped_column(default=dict)
+    brief: Mapped[dict] = mapped_column(default=dict)
+    products: Mapped[list] = mapped_column(Json, default=list)  # product ids it was written from
+    findings: Mapped[list] = mapped_column(Json, default=list)
+    writer: Mapped[str] = mapped_column(String(100))  # "offline" or the provider's model
+    batch: Mapped[str] = mapped_column(String(40))  # the variants of one brief share it
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ContentHistory(Base):
+    """Who did what to a piece, and when: generated, edited (with the fields before), submitted, approved,
+    rejected, commented."""
+
+    __tablename__ = "content_history"
+    __table_args__ = (Index("ix_content_history_piece", "workspace_id", "piece_id", "at"),)
+
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    piece_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(Json)
+    at: Mapped[datetime]

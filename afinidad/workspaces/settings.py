@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from afinidad.consent.purposes import Purpose
+from afinidad.content.brand import BrandKit
 from afinidad.decide.price_rules import PricingRules
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.slots import SlotRules
@@ -34,6 +35,9 @@ class WorkspaceSettings(BaseModel):
     )
     recommendation_slots: dict[Annotated[str, Field(min_length=1, max_length=40)], SlotRules] = Field(
         default_factory=dict, description="Rules per recommendation slot (home, product, cart, email...)."
+    )
+    brand_kit: BrandKit | None = Field(
+        None, description="How the brand speaks and what it must not say (docs/content.md); default: its name only."
     )
     pricing: PricingRules = Field(
         default_factory=PricingRules, description="Dynamic pricing: objective, guardrails, approval (docs/pricing.md)."

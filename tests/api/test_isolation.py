@@ -62,11 +62,17 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
         assert client.post("/v1/experiments", json=experiment, headers=_bearer(owner_key)).status_code == 201
         proposed = client.post("/v1/prices/proposals", json={}, headers=_bearer(owner_key))
         assert proposed.status_code == 200 and proposed.json()["proposals"][0]["product_id"] == marker
+        written = client.post("/v1/content/generate", headers=_bearer(owner_key), json={
+            "content_type": "product_description", "product_ids": [marker], "variants": 1})  # fmt: skip
+        assert written.status_code == 201, written.text
+        piece = written.json()["pieces"][0]["id"]
 
         for path in paths:
             identifiers = (marker, email, f"anon-{marker}", owner_profile, f"email:{email}")
             if path.startswith(("/v1/catalog/", "/v1/products/", "/v1/segments/", "/v1/blocks/", "/v1/experiments/")):
                 identifiers = (marker,)  # the product's id, the segment's name, a key
+            if path.startswith("/v1/content/"):
+                identifiers = (piece,)
             for identifier in identifiers:
                 url = re.sub(r"\{[^}]+\}", identifier, path)
                 owner = client.get(url, headers=_bearer(owner_key))
@@ -77,6 +83,9 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                     break
                 if path == "/v1/recommendations/report":  # aggregates only: counts, no identifiers
                     assert stranger.status_code == 200 and "rows" in owner.json(), url
+                    break
+                if path == "/v1/content/{piece_id}/history":  # actions by key id: the owner's, and a 404 elsewhere
+                    assert owner.json()["data"][0]["action"] == "generated" and stranger.status_code == 404, url
                     break
                 if path == "/v1/segments/{segment}/sizes":  # numbers only: the owner's, and a 404 elsewhere
                     assert owner.json()["data"][-1]["size"] == 1 and stranger.status_code == 404, url

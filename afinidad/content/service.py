@@ -1,0 +1,350 @@
+"""The content studio in a workspace: briefs become checked drafts (offline by default), a person moves them
+through review (draft -> in_review -> approved / rejected, with comments and versions), only approved pieces
+are personalised for sending or become the variants of an experiment, and every step is kept.
+
+Facts come from the catalog at the moment they are used: a piece is checked again when it is approved and
+when it is rendered for a person, so a price that changed since it was written blocks it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from afinidad.content.brand import BrandKit
+from afinidad.content.channels import FIELDS, NETWORKS
+from afinidad.content.checker import Finding, check
+from afinidad.content.language import known
+from afinidad.content.offline import Brief, generate
+from afinidad.content.pieces import MERGE_FIELDS, Piece, ProductFact
+from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound, field_problems
+from afinidad.store.models import ContentHistory, ContentPiece, Product
+from afinidad.workspaces.service import get_workspace
+from afinidad.workspaces.settings import read_settings
+
+Status = Literal["draft", "in_review", "approved", "rejected"]
+
+
+class BriefIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: Literal["email", "subject_line", "search_ad", "social_post", "sms", "product_description",
+                          "review_reply"]  # fmt: skip
+    language: Annotated[str, Field(min_length=2, max_length=10)] = "en"
+    goal: Literal["promote", "offer", "winback", "new_arrivals", "seasonal"] = "promote"
+    tone: Literal["friendly", "formal", "playful", "luxury", "bold"] | None = None
+    product_ids: Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=10)] = Field(
+        default_factory=list, description="Default: the workspace's trending products."
+    )
+    offer_percent: Annotated[int, Field(ge=1, le=90)] | None = None
+    offer_code: Annotated[str, Field(min_length=2, max_length=30, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    season: Annotated[str, Field(max_length=40)] | None = None
+    network: str | None = None
+    url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = None
+    personal: bool = Field(False, description="Greet by first name, filled per person when rendered.")
+    review: dict[str, Any] = Field(default_factory=dict, description="For replies: rating (1-5) and text.")
+    segment: Annotated[str, Field(max_length=100)] | None = Field(None, description="Who it is for (kept).")
+    variants: Annotated[int, Field(ge=1, le=20)] = 3
+    seed: int = 0
+
+    @field_validator("language")
+    @classmethod
+    def _known(cls, code: str) -> str:
+        if not known(code):
+            raise ValueError(f"{code!r} is not an ISO 639-1 language code")
+        return code.lower()
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, network: str | None) -> str | None:
+        if network is not None and network not in NETWORKS:
+            raise ValueError(f"one of {', '.join(NETWORKS)}")
+        return network
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def brand_kit(session: Session, workspace_id: str) -> BrandKit:
+    stored = read_settings(session, workspace_id).brand_kit
+    return stored or BrandKit(name=get_workspace(session, workspace_id).name)
+
+
+def product_facts(session: Session, workspace_id: str, product_ids: list[str], field: str = "product_ids"
+                  ) -> list[ProductFact]:  # fmt: skip
+    """The catalog's current facts for these products, in order; an unknown or inactive one is refused."""
+    found = session.execute(select(Product).where(Product.workspace_id == workspace_id, Product.id.in_(product_ids),
+                                                  Product.active.is_(True))).scalars()  # fmt: skip
+    rows = {row.id: row for row in found}
+    missing = [pid for pid in product_ids if pid not in rows]
+    if missing:
+        raise InvalidInput("Unknown or inactive products; nothing was written.",
+                           [FieldProblem(field, f"unknown product {pid!r}") for pid in missing])  # fmt: skip
+    facts = []
+    for pid in product_ids:
+        row = rows[pid]
+        attributes = {str(k): str(v) for k, v in (row.attributes or {}).items()
+                      if isinstance(v, str | int | float) and not isinstance(v, bool)}  # fmt: skip
+        facts.append(ProductFact(row.id, row.title, Decimal(row.price), row.currency,
+                                 Decimal(row.sale_price) if row.sale_price is not None else None, row.brand,
+                                 row.category or None, attributes, attributes.get("url")))  # fmt: skip
+    return facts
+
+
+def _default_products(session: Session, workspace_id: str) -> list[str]:
+    from afinidad.recommend.trending import trending
+
+    return [item["product_id"] for item in trending(session, workspace_id, n=3, days=30, slot="content")["items"]]
+
+
+def describe(row: ContentPiece) -> dict[str, Any]:
+    findings = row.findings or []
+    return {"id": row.id, "batch": row.batch, "content_type": row.content_type, "language": row.language,
+            "status": row.status, "version": row.version, "fields": row.fields, "products": row.products,
+            "writer": row.writer, "findings": findings, "blocking": any(f["blocking"] for f in findings),
+            "brief": row.brief, "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
+            "updated_at": row.updated_at.isoformat(timespec="seconds") + "Z"}  # fmt: skip
+
+
+def _log(session: Session, row: ContentPiece, action: str, actor: str, comment: str | None = None,
+         before: dict | None = None) -> None:  # fmt: skip
+    session.add(ContentHistory(workspace_id=row.workspace_id, piece_id=row.id, action=action, version=row.version,
+                               actor=actor, comment=comment, before=before, at=_now()))  # fmt: skip
+
+
+def check_brief(raw: dict[str, Any]) -> BriefIn:
+    try:
+        return BriefIn.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput("Invalid brief; nothing was written.", field_problems(error, "brief")) from error
+
+
+def generate_pieces(session: Session, workspace_id: str, raw: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Drafts for a brief, each checked; all stored or none."""
+    brief_in = check_brief(raw)
+    problems = []
+    if brief_in.goal == "offer" and (brief_in.offer_percent is None or brief_in.offer_code is None):
+        problems.append(FieldProblem("offer_code", "an offer needs offer_percent and offer_code"))
+    if brief_in.content_type == "social_post" and brief_in.network is None:
+        problems.append(FieldProblem("network", f"a social post needs a network: {', '.join(NETWORKS)}"))
+    if brief_in.content_type == "review_reply" and not 1 <= int(brief_in.review.get("rating") or 0) <= 5:
+        problems.append(FieldProblem("review.rating", "a reply needs the review's rating, 1 to 5"))
+    if problems:
+        raise InvalidInput("Invalid brief; nothing was written.", problems)
+    ids = brief_in.product_ids or _default_products(session, workspace_id)
+    if not ids and brief_in.content_type not in ("review_reply",):
+        raise Conflict("No products in the brief and none trending yet: name the products to write about.")
+    products = product_facts(session, workspace_id, ids)
+    kit = brand_kit(session, workspace_id)
+    brief = Brief(brief_in.content_type, brief_in.language, brief_in.goal, brief_in.tone, brief_in.offer_percent,
+                  brief_in.offer_code, brief_in.season, brief_in.network, brief_in.url, brief_in.personal,
+                  brief_in.review)  # fmt: skip
+    drafts = generate(brief, products, kit, brief_in.variants, brief_in.seed)
+    batch, now, stored = "cb_" + uuid.uuid4().hex[:20], _now(), []
+    for draft in drafts:
+        findings = [f.as_dict() for f in check(draft.piece, kit)]
+        row = ContentPiece(id="cnt_" + uuid.uuid4().hex[:20], workspace_id=workspace_id,
+                           content_type=brief_in.content_type, language=brief_in.language, status="draft", version=1,
+                           fields=draft.piece.fields, brief={**brief_in.model_dump(mode="json"), "product_ids": ids,
+                                                             "choices": draft.choices},
+                           products=ids, findings=findings, writer="offline", batch=batch, created_at=now,
+                           updated_at=now)  # fmt: skip
+        session.add(row)
+        _log(session, row, "generated", actor)
+        stored.append(row)
+    session.flush()
+    return {"batch": batch, "writer": "offline", "pieces": [describe(row) for row in stored]}
+
+
+def get_piece(session: Session, workspace_id: str, piece_id: str) -> ContentPiece:
+    row = session.get(ContentPiece, piece_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFound("No content piece has this id in this workspace.")
+    return row
+
+
+def _piece(session: Session, row: ContentPiece) -> Piece:
+    products = product_facts(session, row.workspace_id, [p for p in row.products if session.get(
+        Product, (row.workspace_id, p)) is not None])  # fmt: skip
+    brief = row.brief or {}
+    offer = brief.get("offer_percent") if brief.get("offer_code") else None
+    return Piece(row.content_type, row.language, dict(row.fields), products, network=brief.get("network"),
+                 offer_percent=offer)  # fmt: skip
+
+
+def recheck(session: Session, workspace_id: str, piece_id: str, final: bool = False) -> list[Finding]:
+    """Check a piece again against the brand kit and the catalog as they are now, and keep the findings."""
+    row = get_piece(session, workspace_id, piece_id)
+    findings = check(_piece(session, row), brand_kit(session, workspace_id), final=final)
+    gone = [p for p in row.products if session.get(Product, (workspace_id, p)) is None]
+    findings += [Finding("unknown_product", True, "products", f"{p} is no longer in the catalog") for p in gone]
+    if not final:
+        row.findings = [f.as_dict() for f in findings]
+    return findings
+
+
+def _move(row: ContentPiece, allowed: tuple[str, ...], to: str, action: str) -> None:
+    if row.status not in allowed:
+        raise Conflict(f"The piece is {row.status.replace('_', ' ')}; it cannot be {action}.")
+    row.status, row.updated_at = to, _now()
+
+
+def submit(session: Session, workspace_id: str, piece_id: str, actor: str) -> dict[str, Any]:
+    row = get_piece(session, workspace_id, piece_id)
+    _move(row, ("draft", "rejected"), "in_review", "submitted for review")
+    recheck(session, workspace_id, piece_id)
+    _log(session, row, "submitted", actor)
+    return describe(row)
+
+
+def approve(session: Session, workspace_id: str, piece_id: str, actor: str, comment: str | None = None
+            ) -> dict[str, Any]:  # fmt: skip
+    """Approve a piece in review, if nothing blocks it as things stand now (a price may have changed)."""
+    row = get_piece(session, workspace_id, piece_id)
+    if row.status != "in_review":
+        raise Conflict(f"The piece is {row.status.replace('_', ' ')}; only a piece in review can be approved.")
+    findings = recheck(session, workspace_id, piece_id)
+    blockers = [f for f in findings if f.blocking]
+    if blockers:
+        listed = "; ".join(f"{f.rule} in {f.field}: {f.message}" for f in blockers[:5])
+        raise Conflict(f"The piece cannot be approved while it has blocking findings ({listed}); nothing changed.")
+    _move(row, ("in_review",), "approved", "approved")
+    _log(session, row, "approved", actor, comment)
+    return describe(row)
+
+
+def reject(session: Session, workspace_id: str, piece_id: str, actor: str, comment: str | None = None
+           ) -> dict[str, Any]:  # fmt: skip
+    row = get_piece(session, workspace_id, piece_id)
+    _move(row, ("draft", "in_review"), "rejected", "rejected")
+    _log(session, row, "rejected", actor, comment)
+    return describe(row)
+
+
+def comment_on(session: Session, workspace_id: str, piece_id: str, actor: str, text: str) -> dict[str, Any]:
+    row = get_piece(session, workspace_id, piece_id)
+    _log(session, row, "commented", actor, text)
+    return describe(row)
+
+
+def edit(session: Session, workspace_id: str, piece_id: str, fields: dict[str, Any], actor: str) -> dict[str, Any]:
+    """A new version with these fields; an approved piece goes back to draft (its approval was for the old
+    words)."""
+    row = get_piece(session, workspace_id, piece_id)
+    allowed = {limit.name for limit in FIELDS[row.content_type]}
+    problems = [FieldProblem(f"fields.{name}", f"not a field of {row.content_type}; one of {sorted(allowed)}")
+                for name in fields if name not in allowed]  # fmt: skip
+    for name, value in fields.items():
+        if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+            problems.append(FieldProblem(f"fields.{name}", "must be text (or a list of texts)"))
+    if problems:
+        raise InvalidInput("Invalid edit; nothing was changed.", problems)
+    before = dict(row.fields)
+    row.fields, row.version = {**row.fields, **fields}, row.version + 1
+    if row.status in ("approved", "rejected"):
+        row.status = "draft"
+    row.updated_at = _now()
+    recheck(session, workspace_id, piece_id)
+    _log(session, row, "edited", actor, before=before)
+    return describe(row)
+
+
+def history(session: Session, workspace_id: str, piece_id: str) -> list[dict[str, Any]]:
+    get_piece(session, workspace_id, piece_id)
+    rows = session.execute(select(ContentHistory).where(ContentHistory.workspace_id == workspace_id,
+                                                        ContentHistory.piece_id == piece_id)
+                           .order_by(ContentHistory.id)).scalars()  # fmt: skip
+    return [{"action": r.action, "version": r.version, "actor": r.actor, "comment": r.comment, "before": r.before,
+             "at": r.at.isoformat(timespec="seconds") + "Z"} for r in rows]  # fmt: skip
+
+
+def list_pieces(session: Session, workspace_id: str, status: str | None = None, batch: str | None = None,
+                limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+    query = select(ContentPiece).where(ContentPiece.workspace_id == workspace_id)
+    if status:
+        query = query.where(ContentPiece.status == status)
+    if batch:
+        query = query.where(ContentPiece.batch == batch)
+    rows = session.execute(query.order_by(ContentPiece.created_at.desc(), ContentPiece.id).limit(limit)).scalars()
+    return [describe(row) for row in rows]
+
+
+def merge_values(traits: dict[str, Any], last_product: str | None, recommended: list[str], language: str
+                 ) -> dict[str, str]:  # fmt: skip
+    joiner = " and " if language == "en" else " y "
+    names = recommended[:3]
+    return {"first_name": str(traits.get("first_name") or traits.get("firstName") or "").strip(),
+            "last_product": last_product or "",
+            "recommended_products": (", ".join(names[:-1]) + joiner + names[-1]) if len(names) > 1
+            else (names[0] if names else "")}  # fmt: skip
+
+
+def fill(fields: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """Merge fields filled; an empty one takes its greeting comma with it ("Hi {{first_name}}," -> "Hi,")."""
+    import re
+
+    def one(text: str) -> str:
+        for name in MERGE_FIELDS:
+            value = values.get(name, "")
+            text = re.sub(r"[ ,]*\{\{\s*" + name + r"\s*\}\}" if not value else r"\{\{\s*" + name + r"\s*\}\}",
+                          value, text)  # fmt: skip
+        return text.replace(" :", ":")
+
+    return {k: [one(v) for v in value] if isinstance(value, list) else one(value) for k, value in fields.items()}
+
+
+def render(session: Session, workspace_id: str, piece_id: str, identifier: str | None) -> dict[str, Any]:
+    """An approved piece as one person receives it: merge fields filled from their profile, checked as sent."""
+    from afinidad.profiles.service import get_profile
+
+    row = get_piece(session, workspace_id, piece_id)
+    if row.status != "approved":
+        raise Conflict(f"The piece is {row.status.replace('_', ' ')}; only approved pieces are sent.")
+    traits: dict[str, Any] = {}
+    if identifier:
+        try:
+            traits = get_profile(session, workspace_id, identifier)["traits"]
+        except NotFound:
+            traits = {}
+    values = merge_values(traits, None, [], row.language)
+    piece = _piece(session, row)
+    piece.fields = fill(row.fields, values)
+    findings = check(piece, brand_kit(session, workspace_id), final=True)
+    blockers = [f for f in findings if f.blocking]
+    if blockers:
+        listed = "; ".join(f"{f.rule} in {f.field}: {f.message}" for f in blockers[:5])
+        raise Conflict(f"The piece cannot be sent as it stands now ({listed}).")
+    return {"id": row.id, "version": row.version, "fields": piece.fields, "language": row.language}
+
+
+def to_experiment(session: Session, workspace_id: str, piece_ids: list[str], key: str, actor: str,
+                  metrics: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Approved pieces become the variants of a new experiment (a draft, split equally), in one step."""
+    from afinidad.decide.experiment_service import create_experiment
+
+    rows = [get_piece(session, workspace_id, piece_id) for piece_id in dict.fromkeys(piece_ids)]
+    if len(rows) < 2:
+        raise InvalidInput("An experiment needs two pieces or more.", [FieldProblem("piece_ids", "at least two")])
+    unapproved = [row.id for row in rows if row.status != "approved"]
+    if unapproved:
+        raise Conflict(f"Only approved pieces can be variants; not approved: {', '.join(unapproved)}.")
+    if len({row.content_type for row in rows}) > 1:
+        raise InvalidInput("The pieces are of different types.", [FieldProblem("piece_ids", "one content type")])
+    share = round(100 / len(rows), 2)
+    weights = [share] * (len(rows) - 1) + [round(100 - share * (len(rows) - 1), 2)]
+    definition = {"key": key, "name": f"{rows[0].content_type.replace('_', ' ')}: {len(rows)} variants",
+                  "variants": [{"id": row.id, "weight": weight, "content": {"piece_id": row.id, "version": row.version,
+                                                                            "fields": row.fields}}
+                               for row, weight in zip(rows, weights, strict=True)],
+                  "metrics": metrics or [{"name": "clicks", "event": "Promotion Clicked"},
+                                         {"name": "orders", "event": "Order Completed"}]}  # fmt: skip
+    made = create_experiment(session, workspace_id, definition)
+    for row in rows:
+        _log(session, row, "in_experiment", actor, made["key"])
+    return made
