@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from afinidad.content.providers import ProviderError
 from afinidad.errors import (
     AfinidadError,
     Conflict,
@@ -32,6 +33,7 @@ _STATUS: dict[type[AfinidadError], tuple[int, str]] = {
     Conflict: (409, "conflict"),
     PayloadTooLarge: (413, "payload-too-large"),
     RateLimited: (429, "rate-limited"),
+    ProviderError: (502, "provider-error"),  # the workspace's model provider failed; nothing was stored
 }
 
 
@@ -78,6 +80,9 @@ def problem_parts(error: AfinidadError) -> tuple[int, dict[str, Any], dict[str, 
         extra["limit_bytes"] = error.limit
     elif isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after_seconds)
+    elif isinstance(error, ProviderError):
+        extra["reason"] = error.reason  # timeout, rate_limited, invalid_output...: what a client can act on
+        extra["attempts"] = error.attempts
     elif isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Basic realm="afinidad", Bearer realm="afinidad"'
     return status, _problem_body(status, slug, error.title, error.detail, extra), headers

@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from afinidad.content import llm_writer
 from afinidad.content.brand import BrandKit
 from afinidad.content.channels import FIELDS, NETWORKS
 from afinidad.content.checker import Finding, check
 from afinidad.content.language import known
-from afinidad.content.offline import Brief, generate
+from afinidad.content.offline import Brief, Draft, generate
 from afinidad.content.pieces import MERGE_FIELDS, Piece, ProductFact
+from afinidad.content.providers import ChatClient, ProviderConfig
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound, field_problems
 from afinidad.store.models import ContentHistory, ContentPiece, Product
 from afinidad.workspaces.service import get_workspace
@@ -51,6 +53,7 @@ class BriefIn(BaseModel):
     segment: Annotated[str, Field(max_length=100)] | None = Field(None, description="Who it is for (kept).")
     variants: Annotated[int, Field(ge=1, le=20)] = 3
     seed: int = 0
+    writer: Literal["offline", "provider"] = Field("offline", description="provider: the workspace's model.")
 
     @field_validator("language")
     @classmethod
@@ -145,21 +148,62 @@ def generate_pieces(session: Session, workspace_id: str, raw: dict[str, Any], ac
     brief = Brief(brief_in.content_type, brief_in.language, brief_in.goal, brief_in.tone, brief_in.offer_percent,
                   brief_in.offer_code, brief_in.season, brief_in.network, brief_in.url, brief_in.personal,
                   brief_in.review)  # fmt: skip
-    drafts = generate(brief, products, kit, brief_in.variants, brief_in.seed)
+    writer, usage = "offline", None
+    if brief_in.writer == "provider":
+        config = read_settings(session, workspace_id).content_provider
+        if config is None:
+            raise Conflict("No content provider is configured for this workspace (setting `content_provider`).")
+        pieces, completion = llm_writer.write(_client(config), brief, products, kit, brief_in.variants, workspace_id)
+        drafts = [Draft(piece, {}) for piece in pieces]
+        writer = completion.model or config.model
+        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+                 "cost": completion.cost, "estimated": completion.estimated,
+                 "attempts": completion.attempts}  # fmt: skip
+    else:
+        drafts = generate(brief, products, kit, brief_in.variants, brief_in.seed)
     batch, now, stored = "cb_" + uuid.uuid4().hex[:20], _now(), []
     for draft in drafts:
         findings = [f.as_dict() for f in check(draft.piece, kit)]
         row = ContentPiece(id="cnt_" + uuid.uuid4().hex[:20], workspace_id=workspace_id,
                            content_type=brief_in.content_type, language=brief_in.language, status="draft", version=1,
                            fields=draft.piece.fields, brief={**brief_in.model_dump(mode="json"), "product_ids": ids,
-                                                             "choices": draft.choices},
-                           products=ids, findings=findings, writer="offline", batch=batch, created_at=now,
+                                                             "choices": draft.choices, "usage": usage},
+                           products=ids, findings=findings, writer=writer[:100], batch=batch, created_at=now,
                            updated_at=now)  # fmt: skip
         session.add(row)
         _log(session, row, "generated", actor)
         stored.append(row)
     session.flush()
-    return {"batch": batch, "writer": "offline", "pieces": [describe(row) for row in stored]}
+    return {"batch": batch, "writer": writer, "usage": usage, "pieces": [describe(row) for row in stored]}
+
+
+_CLIENTS: dict[str, ChatClient] = {}
+
+
+def _client(config: ProviderConfig) -> ChatClient:
+    """One client per configuration, so its concurrency limit holds across requests."""
+    key = config.model_dump_json()
+    if key not in _CLIENTS:
+        _CLIENTS[key] = ChatClient(config)
+    return _CLIENTS[key]
+
+
+def usage(session: Session, workspace_id: str) -> dict[str, Any]:
+    """Tokens and cost of the workspace's provider calls, from the batches they wrote."""
+    totals = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+    seen: set[str] = set()
+    for batch, brief in session.execute(select(ContentPiece.batch, ContentPiece.brief).where(
+            ContentPiece.workspace_id == workspace_id, ContentPiece.writer != "offline")):  # fmt: skip
+        spent = (brief or {}).get("usage")
+        if batch in seen or not spent:
+            continue
+        seen.add(batch)
+        totals["calls"] += 1
+        totals["prompt_tokens"] += int(spent.get("prompt_tokens") or 0)
+        totals["completion_tokens"] += int(spent.get("completion_tokens") or 0)
+        totals["cost"] += float(spent.get("cost") or 0.0)
+    totals["cost"] = round(totals["cost"], 6)
+    return totals
 
 
 def get_piece(session: Session, workspace_id: str, piece_id: str) -> ContentPiece:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from afinidad.consent.purposes import Purpose
 from afinidad.content.brand import BrandKit
+from afinidad.content.providers import ProviderConfig
 from afinidad.decide.price_rules import PricingRules
 from afinidad.errors import FieldProblem, InvalidInput
 from afinidad.recommend.slots import SlotRules
@@ -38,6 +39,11 @@ class WorkspaceSettings(BaseModel):
     )
     brand_kit: BrandKit | None = Field(
         None, description="How the brand speaks and what it must not say (docs/content.md); default: its name only."
+    )
+    content_provider: ProviderConfig | None = Field(
+        None,
+        description="An OpenAI-compatible endpoint for briefs with writer 'provider'; the key is read from "
+        "the environment variable it names, never stored.",
     )
     pricing: PricingRules = Field(
         default_factory=PricingRules, description="Dynamic pricing: objective, guardrails, approval (docs/pricing.md)."

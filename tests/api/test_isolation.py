@@ -81,6 +81,9 @@ def test_every_read_endpoint_is_sealed_per_workspace(server: Server, store: Stor
                 if path == "/v1/privacy/audit":  # entries name subjects by digest only
                     assert len(owner.json()["data"]) == 1 and stranger.json()["data"] == [], url
                     break
+                if path == "/v1/content/usage":  # token counts only: the owner's (offline: none), zero elsewhere
+                    assert owner.json()["calls"] == 0 and stranger.json()["calls"] == 0, url
+                    break
                 if path == "/v1/recommendations/report":  # aggregates only: counts, no identifiers
                     assert stranger.status_code == 200 and "rows" in owner.json(), url
                     break

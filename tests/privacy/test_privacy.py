@@ -163,7 +163,7 @@ def test_settings_are_admin_only_and_checked(server: Server, store: Store, works
                    "max_above_competitor": None, "competitor_max_age_days": 7, "products": {}}  # fmt: skip
         defaults = {"event_retention_days": None, "consent_defaults": {}, "recommend_retrain_hours": 24,
                     "predict_retrain_hours": 24, "recommendation_slots": {}, "brand_kit": None,
-                    "pricing": pricing}  # fmt: skip
+                    "content_provider": None, "pricing": pricing}  # fmt: skip
         assert client.get("/v1/workspace/settings").json() == defaults
         assert client.patch("/v1/workspace/settings", json={"event_retention_days": 30}).status_code == 403
     with server.client(headers={"Authorization": f"Bearer {admin_key}"}) as client:
@@ -178,4 +178,5 @@ def test_settings_are_admin_only_and_checked(server: Server, store: Store, works
                                                                "consent_defaults": {"ads": True}})  # fmt: skip
         assert changed.json() == {"event_retention_days": 30, "consent_defaults": {"ads": True},
                                   "recommend_retrain_hours": 24, "predict_retrain_hours": 24,
-                                  "recommendation_slots": {}, "brand_kit": None, "pricing": pricing}  # fmt: skip
+                                  "recommendation_slots": {}, "brand_kit": None, "content_provider": None,
+                                  "pricing": pricing}  # fmt: skip

@@ -37,6 +37,11 @@ def list_pieces(status: Literal["draft", "in_review", "approved", "rejected"] | 
     return {"data": service.list_pieces(session, caller.workspace_id, status, batch)}
 
 
+@router.get("/usage", summary="Tokens and cost of the workspace's provider calls")
+def usage(caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)) -> dict[str, Any]:
+    return service.usage(session, caller.workspace_id)
+
+
 @router.get("/{piece_id}", summary="One piece with its findings")
 def get_piece(piece_id: str, caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)
               ) -> dict[str, Any]:  # fmt: skip
