@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from afinidad.cli import demo, experiments, imports, predict, privacy, profiles, recommend, segments, worker, workspaces
+from afinidad.cli import (
+    content,
+    demo,
+    experiments,
+    imports,
+    predict,
+    privacy,
+    profiles,
+    recommend,
+    segments,
+    worker,
+    workspaces,
+)
 from afinidad.cli.context import console, errors, settings, store
 from afinidad.errors import AfinidadError
 
@@ -21,6 +33,7 @@ app.add_typer(recommend.app, name="recommend")
 app.add_typer(segments.app, name="segments")
 app.add_typer(predict.app, name="predict")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(content.app, name="content")
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
