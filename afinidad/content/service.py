@@ -392,3 +392,36 @@ def to_experiment(session: Session, workspace_id: str, piece_ids: list[str], key
     for row in rows:
         _log(session, row, "in_experiment", actor, made["key"])
     return made
+
+
+def ideas(session: Session, workspace_id: str, language: str = "en", now: datetime | None = None) -> dict[str, Any]:
+    """Ideas for copy from the workspace's signals now: trending products, searches, reviews, the season."""
+    from datetime import timedelta
+
+    from afinidad.content.ideas import ideas as from_signals
+    from afinidad.recommend.trending import trending
+    from afinidad.store.models import Event
+
+    if not known(language):
+        raise InvalidInput("Unknown language.", [FieldProblem("language", "an ISO 639-1 code")])
+    now = now or _now()
+    since = now - timedelta(days=30)
+    hot = trending(session, workspace_id, n=5, days=30, slot="content-ideas", now=now)["items"]
+    searched: dict[str, int] = {}
+    reviews: list[str] = []
+    for event, properties in session.execute(select(Event.event, Event.properties).where(
+            Event.workspace_id == workspace_id, Event.event.in_(("Products Searched", "Product Reviewed")),
+            Event.timestamp >= since)):  # fmt: skip
+        properties = properties or {}
+        if event == "Products Searched" and isinstance(properties.get("query"), str):
+            query = " ".join(properties["query"].lower().split())[:60]
+            if query:
+                searched[query] = searched.get(query, 0) + 1
+        elif event == "Product Reviewed":
+            text = properties.get("review_body") or properties.get("text")
+            if isinstance(text, str):
+                reviews.append(text[:2000])
+    top = sorted(searched.items(), key=lambda item: (-item[1], item[0]))
+    found = from_signals(hot, top, reviews, now.date(), language.lower())
+    return {"language": language, "as_of": now.isoformat(timespec="seconds") + "Z",
+            "ideas": [idea.as_dict() for idea in found]}  # fmt: skip

@@ -139,3 +139,31 @@ def test_bad_briefs_are_refused_and_write_nothing(server: Server, store: Store) 
         assert client.get(f"/v1/content/{piece}").json()["version"] == 1
         bad_kit = client.patch("/v1/workspace/settings", json={"brand_kit": {"name": "Acme", "emoji": "lots"}})
         assert bad_kit.status_code in (400, 403)
+
+
+def test_ideas_come_from_the_workspaces_signals_and_say_which(server: Server, store: Store) -> None:
+    shop = _shop(store, server)
+    messages = [{"type": "track", "userId": f"s{i}", "event": "Products Searched", "properties": {"query": q}}
+                for i, q in enumerate(["linen shirt"] * 5 + ["Linen  Shirt", "blue mug", "blue mug"])]  # fmt: skip
+    messages += [{"type": "track", "userId": f"r{i}", "event": "Product Reviewed",
+                  "properties": {"product_id": "mug", "rating": 5, "review_body": text}}
+                 for i, text in enumerate(["The glaze is lovely and the handle feels solid",
+                                           "Lovely glaze, keeps tea warm", "Solid handle, lovely glaze"])]  # fmt: skip
+    messages += [{"type": "track", "userId": f"v{i}", "event": "Product Viewed", "properties": {"product_id": "mug"}}
+                 for i in range(6)]  # fmt: skip
+    report = import_messages(store, shop.id, (ImportedMessage(line=n, message=m) for n, m in enumerate(messages)),
+                             Settings())  # fmt: skip
+    assert report.stored == len(messages)
+    with _api(server, shop) as client:
+        found = client.get("/v1/content/ideas").json()["ideas"]
+        spanish = client.get("/v1/content/ideas?language=es").json()["ideas"]
+        assert client.get("/v1/content/ideas?language=xx").status_code == 400
+    by_signal: dict[str, list[dict]] = {}
+    for idea in found:
+        by_signal.setdefault(idea["signal"], []).append(idea)
+    assert by_signal["search"][0] == {"kind": "keyword", "text": "linen shirt", "signal": "search",
+                                      "evidence": "searched 6 times in the last 30 days"}  # fmt: skip
+    assert any(i["text"] == "Looking for blue mug?" for i in by_signal["search"])
+    assert {"lovely glaze", "glaze"} & {i["text"].rsplit(" about ", 1)[1] for i in by_signal["reviews"]}
+    assert any("Blue Mug" in i["text"] for i in by_signal.get("trending", []) + by_signal.get("rising", []))
+    assert len(by_signal["season"]) == 1 and any(i["signal"] == "season" and "¿" in i["text"] for i in spanish)

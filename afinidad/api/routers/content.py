@@ -42,6 +42,13 @@ def usage(caller: Caller = Depends(secret_caller), session: Session = Depends(re
     return service.usage(session, caller.workspace_id)
 
 
+@router.get("/ideas", summary="Ideas for copy from trending products, searches, reviews and the season")
+def ideas(language: str = Query("en", max_length=10), caller: Caller = Depends(secret_caller),
+          p: Platform = Depends(platform)) -> dict[str, Any]:  # fmt: skip
+    with p.store.session() as session:  # reading trends logs what was shown, as every decision does
+        return service.ideas(session, caller.workspace_id, language)
+
+
 @router.get("/{piece_id}", summary="One piece with its findings")
 def get_piece(piece_id: str, caller: Caller = Depends(secret_caller), session: Session = Depends(read_session)
               ) -> dict[str, Any]:  # fmt: skip
