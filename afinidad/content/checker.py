@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from afinidad.content.brand import BrandKit
 from afinidad.content.channels import AD_COUNTS, FIELDS, HASHTAG_LIMITS, NETWORKS, sms_segments
@@ -28,6 +29,8 @@ CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 PLACEHOLDER = re.compile(r"\{\{\s*(?P<merge>[^{}]*?)\s*\}\}|\{[A-Za-z_]+\}|\[[A-Z][A-Z _]{2,}\]|%%?[A-Z_]{3,}%%?"
                          r"|<<[^<>]+>>|\bTODO\b|\bXXX\b|(?i:\blorem ipsum\b)")  # fmt: skip
 EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U0001f900-\U0001f9ff]")
+CLOSE_LANGUAGES = {frozenset(pair) for pair in (("es", "pt"), ("es", "ca"), ("es", "it"), ("pt", "it"), ("fr", "ca"))}
+CLOSE_MIN_WORDS = 12
 HASHTAG = re.compile(r"(?<!\w)#\w+")
 TU_FORMS = re.compile(r"\b(tú|tu|tus|te|contigo|ti)\b", re.IGNORECASE)
 USTED_FORMS = re.compile(r"\b(usted|ustedes)\b", re.IGNORECASE)
@@ -110,12 +113,18 @@ def _limits(piece: Piece, kit: BrandKit) -> list[Finding]:
     return found
 
 
+@lru_cache(maxsize=256)
+def _alternation(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for a whole list (longest first, so "risk free" wins over "risk"), compiled once per list."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in ordered) + r")(?!\w)", re.IGNORECASE)
+
+
 def _phrases(field: str, text: str, phrases: list[str], rule: str, blocking: bool, what: str) -> list[Finding]:
-    found = []
-    for phrase in phrases:
-        for match in re.finditer(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE):
-            found.append(_finding(rule, blocking, field, text, match.start(), match.end(), f"{what}: {phrase!r}"))
-    return found
+    if not phrases:
+        return []
+    return [_finding(rule, blocking, field, text, match.start(), match.end(), f"{what}: {match.group(0).lower()!r}")
+            for match in _alternation(tuple(phrases)).finditer(text)]  # fmt: skip
 
 
 def _prices(piece: Piece, field: str, text: str) -> list[Finding]:
@@ -170,6 +179,9 @@ def _language(piece: Piece, field: str, text: str) -> list[Finding]:
     if words(readable) < MIN_WORDS or (piece.language == "es" and re.search("[¿¡ñÑ]", readable)):
         return []  # too short to judge; or written with marks only Spanish uses (Portuguese has no ¿ ¡ ñ)
     verdict = guess(readable, piece.language)
+    close = frozenset((verdict.code or "", piece.language)) in CLOSE_LANGUAGES
+    if close and words(readable) < CLOSE_MIN_WORDS:
+        return []  # Spanish and Portuguese (or Catalan, Italian) share too much for a short text to tell
     if verdict.code != piece.language and (verdict.expected_confidence or 0.0) < 0.1 and verdict.confidence >= 0.4:
         return [Finding("wrong_language", True, field, f"reads as {verdict.code}, not {piece.language}", 0,
                         len(text), text[:80])]  # fmt: skip

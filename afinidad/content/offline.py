@@ -20,10 +20,10 @@ from typing import Any
 
 from afinidad.content import phrases as P
 from afinidad.content.brand import BrandKit
-from afinidad.content.channels import FIELDS, GSM_BASIC, GSM_EXTENSION, HASHTAG_LIMITS, NETWORKS
+from afinidad.content.channels import AD_COUNTS, FIELDS, GSM_BASIC, GSM_EXTENSION, HASHTAG_LIMITS, NETWORKS
 from afinidad.content.pieces import Piece, ProductFact
 
-CANDIDATES_PER_VARIANT = 12
+CANDIDATES_PER_VARIANT = 6
 CURRENCY_SIGN = {"EUR": "€", "USD": "$", "GBP": "£", "INR": "₹"}
 
 
@@ -290,6 +290,10 @@ def _write(brief: Brief, products: Sequence[ProductFact], kit: BrandKit, rng: ra
 
 
 def _fits(piece: Piece) -> bool:
+    """Within every length limit, and with as many ad headlines and descriptions as the channel needs."""
+    for name, (least, _) in AD_COUNTS.items():
+        if piece.content_type == "search_ad" and len(piece.fields.get(name) or []) < least:
+            return False
     for limit in FIELDS.get(piece.content_type, ()):
         value = piece.fields.get(limit.name)
         items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
@@ -298,38 +302,44 @@ def _fits(piece: Piece) -> bool:
     return True
 
 
-def _bigrams(piece: Piece) -> set[tuple[str, str]]:
-    tokens = re.findall(r"\w+", " ".join(text for _, text in piece.texts()).lower())
-    return set(zip(tokens, tokens[1:], strict=False))
+def _bigrams(piece: Piece) -> frozenset[tuple[str, str]]:
+    tokens = re.findall(r"\w+", " ".join(text for name, text in piece.texts() if name != "body_html").lower())
+    return frozenset(zip(tokens, tokens[1:], strict=False))
+
+
+def _jaccard_distance(first: frozenset, second: frozenset) -> float:
+    union = len(first | second)
+    return 1.0 - len(first & second) / union if union else 0.0
 
 
 def distance(a: Piece, b: Piece) -> float:
-    """1 - Jaccard similarity of the pieces' word bigrams: 0 for the same words in the same order."""
-    first, second = _bigrams(a), _bigrams(b)
-    union = first | second
-    return 1.0 - len(first & second) / len(union) if union else 0.0
+    """1 - Jaccard similarity of the pieces' word bigrams (the HTML body left out: it repeats the text):
+    0 for the same words in the same order."""
+    return _jaccard_distance(_bigrams(a), _bigrams(b))
 
 
 def generate(brief: Brief, products: Sequence[ProductFact], kit: BrandKit, variants: int = 3, seed: int = 0
              ) -> list[Draft]:  # fmt: skip
     """`variants` drafts, as different from each other as the phrasings allow; the same for the same seed."""
     rng = random.Random(seed)
-    candidates: list[Draft] = []
+    candidates: list[tuple[Draft, frozenset]] = []
     seen: set[str] = set()
     for _ in range(max(variants * CANDIDATES_PER_VARIANT, 8)):
         draft = _write(brief, products, kit, rng, {})
         key = repr(sorted(draft.piece.fields.items()))
         if key not in seen and _fits(draft.piece):
             seen.add(key)
-            candidates.append(draft)
+            candidates.append((draft, _bigrams(draft.piece)))
     if not candidates:
         return []
     chosen = [candidates[0]]
-    while len(chosen) < variants and len(chosen) < len(candidates):
-        best = max((c for c in candidates if c not in chosen),
-                   key=lambda c: min(distance(c.piece, other.piece) for other in chosen))  # fmt: skip
-        chosen.append(best)
-    return chosen
+    nearest = [_jaccard_distance(bigrams, chosen[0][1]) for _, bigrams in candidates]  # to the closest chosen
+    while len(chosen) < min(variants, len(candidates)):
+        best = max(range(len(candidates)), key=lambda i: nearest[i])
+        chosen.append(candidates[best])
+        nearest = [min(d, _jaccard_distance(bigrams, candidates[best][1])) for d, (_, bigrams) in zip(nearest,
+                   candidates, strict=True)]  # fmt: skip
+    return [draft for draft, _ in chosen]
 
 
 def localise(draft: Draft, brief: Brief, products: Sequence[ProductFact], kit: BrandKit, language: str) -> Draft:

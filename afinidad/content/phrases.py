@@ -164,11 +164,15 @@ AD_DESCRIPTIONS: Bank = {
         "en": ("Discover {product} from {brand} at {shop}. Now {price}.", "Shop {category} from {brand} online at {shop}.",
                "Take {percent}% off {product} with code {code}. Order online at {shop}.",
                "{product} by {brand}, {price}. See the details and order online.",
-               "Browse our {category} range and find {product} at {shop}."),
+               "Browse our {category} range and find {product} at {shop}.", "Shop {category} online at {shop}.",
+               "Take {percent}% off with code {code} at {shop}.", "Order online at {shop} today.",
+               "See what is new at {shop}."),
         "es": ("Descubre {product} de {brand} en {shop}. Ahora {price}.", "Compra {category} de {brand} online en {shop}.",
                "Ahorra un {percent}% en {product} con el código {code}. Pide online en {shop}.",
                "{product} de {brand}, {price}. Mira los detalles y pide online.",
-               "Explora nuestra gama de {category} y encuentra {product} en {shop}."),
+               "Explora nuestra gama de {category} y encuentra {product} en {shop}.", "Compra {category} online en {shop}.",
+               "Ahorra un {percent}% con el código {code} en {shop}.", "Pide hoy online en {shop}.",
+               "Descubre las novedades de {shop}."),
     },
 }  # fmt: skip
 
