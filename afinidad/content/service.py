@@ -343,6 +343,32 @@ def fill(fields: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     return {k: [one(v) for v in value] if isinstance(value, list) else one(value) for k, value in fields.items()}
 
 
+def _last_product(session: Session, workspace_id: str, profile_id: str) -> str | None:
+    """The title of the product the person last viewed, added or bought."""
+    from afinidad.recommend.training import PRODUCT_EVENTS, products_of
+    from afinidad.store.models import Event, Profile
+
+    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
+    members = [profile_id, *session.execute(merged).scalars()]
+    for event, properties in session.execute(select(Event.event, Event.properties).where(
+            Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event.in_(PRODUCT_EVENTS))
+            .order_by(Event.timestamp.desc()).limit(20)):  # fmt: skip
+        for product_id in products_of(event, properties):
+            row = session.get(Product, (workspace_id, product_id))
+            if row is not None and row.active:
+                return row.title
+    return None
+
+
+def _recommended(session: Session, workspace_id: str, identifier: str, language: str) -> list[str]:
+    """Three products recommended for the person (logged as a decision of the `email` slot, as every
+    recommendation is), by title."""
+    from afinidad.recommend.serving import Request, recommend
+
+    answer = recommend(session, workspace_id, Request(identifier=identifier, n=3, slot="email", language=language))
+    return [item["title"] for item in answer["items"]][:3]
+
+
 def render(session: Session, workspace_id: str, piece_id: str, identifier: str | None) -> dict[str, Any]:
     """An approved piece as one person receives it: merge fields filled from their profile, checked as sent."""
     from afinidad.profiles.service import get_profile
@@ -351,12 +377,17 @@ def render(session: Session, workspace_id: str, piece_id: str, identifier: str |
     if row.status != "approved":
         raise Conflict(f"The piece is {row.status.replace('_', ' ')}; only approved pieces are sent.")
     traits: dict[str, Any] = {}
+    last, recommended = None, []
     if identifier:
         try:
-            traits = get_profile(session, workspace_id, identifier)["traits"]
+            profile = get_profile(session, workspace_id, identifier)
         except NotFound:
-            traits = {}
-    values = merge_values(traits, None, [], row.language)
+            profile = None
+        if profile is not None:
+            traits = profile["traits"]
+            last = _last_product(session, workspace_id, profile["id"])
+            recommended = _recommended(session, workspace_id, identifier, row.language)
+    values = merge_values(traits, last, recommended, row.language)
     piece = _piece(session, row)
     piece.fields = fill(row.fields, values)
     findings = check(piece, brand_kit(session, workspace_id), final=True)

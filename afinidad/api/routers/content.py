@@ -122,9 +122,12 @@ class RenderIn(BaseModel):
 
 
 @router.post("/{piece_id}/render", summary="An approved piece as one person receives it")
-def render(piece_id: str, body: RenderIn, caller: Caller = Depends(secret_caller),
-           session: Session = Depends(read_session)) -> dict[str, Any]:  # fmt: skip
-    return service.render(session, caller.workspace_id, piece_id, body.user)
+def render(piece_id: str, body: RenderIn, caller: Caller = Depends(secret_caller), p: Platform = Depends(platform)
+           ) -> dict[str, Any]:  # fmt: skip
+    """Merge fields filled: first name, the last product they looked at, three products recommended for them
+    (that recommendation is logged as a decision)."""
+    with p.store.session() as session:
+        return service.render(session, caller.workspace_id, piece_id, body.user)
 
 
 class ExperimentIn(BaseModel):
