@@ -266,6 +266,13 @@ def _review_reply(brief: Brief, kit: BrandKit, facts: _Facts, rng: random.Random
     return {"text": f"{text}\n{signoff}"}, {"text": index, "signoff": sign_index}
 
 
+def usted(text: str) -> str:
+    """Spanish written with tú, rewritten for a brand that says usted (see `phrases.USTED`)."""
+    for before, after in P.USTED:
+        text = re.sub(rf"(?<!\w){re.escape(before)}(?!\w)", after, text)
+    return text
+
+
 def _write(brief: Brief, products: Sequence[ProductFact], kit: BrandKit, rng: random.Random,
            fixed: dict[str, int]) -> Draft:  # fmt: skip
     facts = _facts(brief, products, kit)
@@ -284,6 +291,9 @@ def _write(brief: Brief, products: Sequence[ProductFact], kit: BrandKit, rng: ra
         fields, choices = _review_reply(brief, kit, facts, rng, fixed)
     else:
         raise ValueError(f"unknown content type {kind!r}")
+    if brief.language == "es" and kit.spanish_address == "usted":
+        fields = {name: [usted(v) for v in value] if isinstance(value, list) else usted(value)
+                  for name, value in fields.items()}  # fmt: skip
     offer = brief.offer_percent if "percent" in facts else None
     piece = Piece(kind, brief.language, fields, list(products), network=brief.network, offer_percent=offer)
     return Draft(piece, choices)

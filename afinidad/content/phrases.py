@@ -264,3 +264,20 @@ REVIEW_REPLIES: Bank = {
 }  # fmt: skip
 
 HASHTAG_WORDS = {"en": {"new": "NewIn", "offer": "Sale"}, "es": {"new": "Novedad", "offer": "Oferta"}}
+
+# Spanish phrasings are written with tú; a brand that says usted gets them rewritten by these (whole words,
+# in order; the phrasings above are the only text they apply to, so the list is complete for them).
+USTED: tuple[tuple[str, str], ...] = (
+    ("para ti", "para usted"), ("te está esperando", "le está esperando"), ("Te guardamos", "Le guardamos"),
+    ("te echamos de menos", "le echamos de menos"), ("Te presentamos", "Le presentamos"),
+    ("Te escuchamos", "Le escuchamos"), ("te gustará", "le gustará"), ("te gusta", "le gusta"),
+    ("te funcione", "le funcione"), ("te da", "le da"), ("te puede", "le puede"), ("ayudarte", "ayudarle"),
+    ("enseñártelas", "enseñárselas"), ("¿Has visto", "¿Ha visto"), ("¿Sigues", "¿Sigue"), ("Nos has", "Nos ha"),
+    ("no visitas", "no visita"), ("que tengas", "que tenga"), ("lo disfrutes", "lo disfrute"),
+    ("Tus", "Sus"), ("tus", "sus"), ("Tu", "Su"), ("tu", "su"), ("Tuyo", "Suyo"), ("Descubre", "Descubra"),
+    ("Descúbrelo", "Descúbralo"), ("Échale", "Échele"), ("Míralo", "Mírelo"), ("Mira", "Mire"),
+    ("Compra", "Compre"), ("Explóralo", "Explórelo"), ("Explora", "Explore"), ("Ahorra", "Ahorre"),
+    ("Usa", "Use"), ("introduce", "introduzca"), ("Echa", "Eche"), ("Combínalo", "Combínelo"),
+    ("Vuelve", "Vuelva"), ("Sigue", "Siga"), ("Prepárate", "Prepárese"), ("Pide", "Pida"), ("Saluda", "Salude"),
+    ("Cuéntanos", "Cuéntenos"), ("Responde", "Responda"), ("Contacta", "Contacte"),
+)

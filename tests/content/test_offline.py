@@ -170,3 +170,20 @@ def test_product_descriptions_of_the_flipkart_records_state_only_what_the_record
                 invented = {w for w in stated if w not in source_words and not w.isdigit()}
                 numbers = set(re.findall(r"\d+", text)) - set(re.findall(r"\d+", source))
                 assert not invented and not numbers, (fact.title, invented, numbers, text)
+
+
+def test_a_brand_that_says_usted_gets_usted_in_every_spanish_type() -> None:
+    formal = BrandKit(name="Acme", languages=["es"], spanish_address="usted",
+                      disclaimers={"email:es": ["Se aplican condiciones."]})  # fmt: skip
+    informal = BrandKit(name="Acme", languages=["es"], spanish_address="tu")
+    for content_type in CONTENT_TYPES:
+        for goal in ("offer", "winback"):
+            written = generate(_brief(content_type, "es", goal), [MUG, LAMP], formal, variants=5, seed=3)
+            assert [f for d in written for f in check(d.piece, formal) if f.rule == "formality"] == []
+            text = " ".join(t for d in written for _, t in d.piece.texts())
+            assert not re.search(r"\b(tú|tu|tus|te|ti|contigo)\b", text, re.IGNORECASE), (content_type, goal)
+            # the same briefs for a tú brand would be flagged by the usted brand's rules, and are not by its own
+            tu = generate(_brief(content_type, "es", goal), [MUG, LAMP], informal, variants=5, seed=3)
+            assert [f for d in tu for f in check(d.piece, informal) if f.rule == "formality"] == []
+    email = generate(_brief("email", "es", "offer"), [MUG], formal, variants=1, seed=1)[0].piece.fields["body_text"]
+    assert re.search(r"\b(su|usted|le|Use|Ahorre|introduzca)\b", email), email
