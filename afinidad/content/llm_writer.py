@@ -88,3 +88,22 @@ def write(client: ChatClient, brief: Brief, products: Sequence[ProductFact], kit
     pieces = [Piece(brief.content_type, brief.language, dict(fields), list(products), network=brief.network,
                     offer_percent=offer) for fields in completion.data["variants"]]  # fmt: skip
     return pieces, completion
+
+
+def translate(client: ChatClient, piece: Piece, language: str, kit: BrandKit, workspace_id: str | None = None
+              ) -> tuple[Piece, Completion]:  # fmt: skip
+    """The same piece in another language, by the provider: facts, prices, codes, links and merge fields kept
+    as they are, the channel's limits as the schema."""
+    target = LANGUAGE_NAMES.get(language, language)
+    system = (f"You localise marketing copy for {kit.name} into {target}. Keep every product name, price, code, "
+              "link and {{merge_field}} exactly as written; add nothing; keep each field within its "
+              "limit.")  # fmt: skip
+    if language == "es":
+        system += f" Address the reader as {'tú' if kit.spanish_address == 'tu' else 'usted'}."
+    ask = "Localise these fields. Answer with JSON only.\n" + json.dumps(piece.fields, ensure_ascii=False)
+    completion = client.complete([{"role": "system", "content": system}, {"role": "user", "content": ask}],
+                                 json_schema=fields_schema(piece.content_type, piece.network),
+                                 workspace_id=workspace_id)  # fmt: skip
+    localised = Piece(piece.content_type, language, dict(completion.data), piece.products, network=piece.network,
+                      offer_percent=piece.offer_percent)  # fmt: skip
+    return localised, completion

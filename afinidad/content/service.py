@@ -22,6 +22,7 @@ from afinidad.content.channels import FIELDS, NETWORKS
 from afinidad.content.checker import Finding, check
 from afinidad.content.language import known
 from afinidad.content.offline import Brief, Draft, generate
+from afinidad.content.offline import localise as offline_localise
 from afinidad.content.pieces import MERGE_FIELDS, Piece, ProductFact
 from afinidad.content.providers import ChatClient, ProviderConfig
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound, field_problems
@@ -204,6 +205,53 @@ def usage(session: Session, workspace_id: str) -> dict[str, Any]:
         totals["cost"] += float(spent.get("cost") or 0.0)
     totals["cost"] = round(totals["cost"], 6)
     return totals
+
+
+def _store(session: Session, workspace_id: str, piece: Piece, kit: BrandKit, brief: dict[str, Any], ids: list[str],
+           writer: str, batch: str, actor: str) -> ContentPiece:  # fmt: skip
+    now = _now()
+    row = ContentPiece(id="cnt_" + uuid.uuid4().hex[:20], workspace_id=workspace_id, content_type=piece.content_type,
+                       language=piece.language, status="draft", version=1, fields=piece.fields, brief=brief,
+                       products=ids, findings=[f.as_dict() for f in check(piece, kit)], writer=writer[:100],
+                       batch=batch, created_at=now, updated_at=now)  # fmt: skip
+    session.add(row)
+    _log(session, row, "generated", actor)
+    return row
+
+
+def localise(session: Session, workspace_id: str, piece_id: str, language: str, actor: str) -> dict[str, Any]:
+    """The piece in another language, as a new draft checked in that language: the offline writer rewrites
+    the same variant from its aligned phrasings (English and Spanish); any other language, or a piece a
+    provider wrote, goes to the workspace's provider."""
+    row = get_piece(session, workspace_id, piece_id)
+    if not known(language) or language.lower() == row.language:
+        raise InvalidInput("Localise into another language.", [FieldProblem("language", "an ISO 639-1 code, "
+                                                                            f"not {row.language}")])  # fmt: skip
+    language = language.lower()
+    kit, source = brand_kit(session, workspace_id), _piece(session, row)
+    brief = dict(row.brief or {})
+    usage = None
+    if row.writer == "offline" and {row.language, language} <= {"en", "es"} and brief.get("choices") is not None:
+        offline_brief = Brief(row.content_type, row.language, brief.get("goal", "promote"), brief.get("tone"),
+                              brief.get("offer_percent"), brief.get("offer_code"), brief.get("season"),
+                              brief.get("network"), brief.get("url"), bool(brief.get("personal")),
+                              brief.get("review") or {})  # fmt: skip
+        piece = offline_localise(Draft(source, brief["choices"]), offline_brief, source.products, kit, language).piece
+        writer = "offline"
+    else:
+        config = read_settings(session, workspace_id).content_provider
+        if config is None:
+            raise Conflict(f"Localising into {language} needs a content provider (setting `content_provider`).")
+        piece, completion = llm_writer.translate(_client(config), source, language, kit, workspace_id)
+        writer = completion.model or config.model
+        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+                 "cost": completion.cost, "estimated": completion.estimated,
+                 "attempts": completion.attempts}  # fmt: skip
+    made = _store(session, workspace_id, piece, kit, {**brief, "language": language, "localised_from": row.id,
+                                                       "usage": usage}, list(row.products), writer,
+                  "cb_" + uuid.uuid4().hex[:20], actor)  # fmt: skip
+    session.flush()
+    return describe(made)
 
 
 def get_piece(session: Session, workspace_id: str, piece_id: str) -> ContentPiece:

@@ -175,3 +175,19 @@ def test_ideas_come_from_the_workspaces_signals_and_say_which(server: Server, st
     assert {"lovely glaze", "glaze"} & {i["text"].rsplit(" about ", 1)[1] for i in by_signal["reviews"]}
     assert any("Blue Mug" in i["text"] for i in by_signal.get("trending", []) + by_signal.get("rising", []))
     assert len(by_signal["season"]) == 1 and any(i["signal"] == "season" and "¿" in i["text"] for i in spanish)
+
+
+def test_a_piece_is_localised_offline_as_the_same_variant(server: Server, store: Store) -> None:
+    with _api(server, _shop(store, server)) as client:
+        english = client.post("/v1/content/generate", json={**BRIEF, "variants": 1}).json()["pieces"][0]
+        spanish = client.post(f"/v1/content/{english['id']}/localise", json={"language": "es"})
+        assert spanish.status_code == 201, spanish.text
+        localised = spanish.json()
+        assert localised["language"] == "es" and localised["status"] == "draft" and not localised["blocking"]
+        assert localised["brief"]["localised_from"] == english["id"]
+        assert localised["brief"]["choices"] == english["brief"]["choices"]  # the same variant
+        assert "SPRING20" in localised["fields"]["body_text"] and "Se aplican condiciones." in localised["fields"][
+            "body_text"]  # fmt: skip
+        assert client.post(f"/v1/content/{english['id']}/localise", json={"language": "en"}).status_code == 400
+        german = client.post(f"/v1/content/{english['id']}/localise", json={"language": "de"})
+        assert german.status_code == 409 and "content_provider" in german.json()["detail"]

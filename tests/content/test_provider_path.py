@@ -113,3 +113,21 @@ def test_the_provider_path_needs_a_configured_provider(server: Server, store: St
         client.put("/v1/catalog/products/mug", json={"title": "Blue Mug", "price": "12.99", "currency": "EUR"})
         missing = client.post("/v1/content/generate", json=BRIEF)
         assert missing.status_code == 409 and "content_provider" in missing.json()["detail"]
+
+
+def test_any_other_language_is_localised_by_the_provider(server: Server, store: Store, model: ModelServer) -> None:
+    shop, _ = _studio(store, server, model)
+    german = {"subject": "Der Blue Mug ist zurück", "preheader": "Unser Steinzeugbecher ist wieder da.",
+              "body_text": "Hallo,\n\nunser Blue Mug ist für €12.99 zurück. Schauen Sie vorbei.\n\nTerms apply.",
+              "body_html": "<p>Unser Blue Mug ist für €12.99 zurück.</p><p>Terms apply.</p>"}  # fmt: skip
+    model.script = in_order(chat(json.dumps(german), {"prompt_tokens": 50, "completion_tokens": 40}))
+    with server.client(headers={"Authorization": f"Bearer {shop.secret_key}"}) as client:
+        english = client.post("/v1/content/generate", json={**BRIEF, "writer": "offline", "variants": 1}).json()
+        made = client.post(f"/v1/content/{english['pieces'][0]['id']}/localise", json={"language": "de"})
+        assert made.status_code == 201, made.text
+        piece = made.json()
+        assert piece["language"] == "de" and piece["fields"]["subject"] == "Der Blue Mug ist zurück"
+        assert not piece["blocking"] and piece["writer"] == "served-model"
+        asked = model.requests[-1].body["messages"]
+        assert "German" in asked[0]["content"] and english["pieces"][0]["fields"]["subject"] in asked[1]["content"]
+        assert client.get("/v1/content/usage").json()["prompt_tokens"] == 50

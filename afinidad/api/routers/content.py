@@ -115,6 +115,21 @@ def comment(piece_id: str, body: NoteIn, caller: Caller = Depends(secret_caller)
         return service.comment_on(session, caller.workspace_id, piece_id, _actor(caller), body.comment or "")
 
 
+class LocaliseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field(min_length=2, max_length=10)
+
+
+@router.post("/{piece_id}/localise", status_code=201, summary="The piece in another language, as a new draft")
+def localise(piece_id: str, body: LocaliseIn, caller: Caller = Depends(secret_caller),
+             p: Platform = Depends(platform)) -> dict[str, Any]:  # fmt: skip
+    """English and Spanish offline (the same variant from aligned phrasings); any other language, or a
+    provider's piece, through the workspace's content provider."""
+    with p.store.session() as session:
+        return service.localise(session, caller.workspace_id, piece_id, body.language, _actor(caller))
+
+
 class RenderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
