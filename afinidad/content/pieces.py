@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 # Merge fields filled per person at send time: allowed in a template, never in what is sent.
-MERGE_FIELDS: tuple[str, ...] = ("first_name", "last_product", "recommended_products")
+MERGE_FIELDS: tuple[str, ...] = ("first_name", "last_product", "last_basket", "recommended_products")
 
 
 @dataclass(frozen=True)

@@ -367,14 +367,16 @@ def list_pieces(session: Session, workspace_id: str, status: str | None = None, 
     return [describe(row) for row in rows]
 
 
-def merge_values(traits: dict[str, Any], last_product: str | None, recommended: list[str], language: str
-                 ) -> dict[str, str]:  # fmt: skip
+def _listed(names: list[str], language: str) -> str:
     joiner = " and " if language == "en" else " y "
-    names = recommended[:3]
+    return (", ".join(names[:-1]) + joiner + names[-1]) if len(names) > 1 else (names[0] if names else "")
+
+
+def merge_values(traits: dict[str, Any], last_product: str | None, recommended: list[str], language: str,
+                 basket: list[str] | None = None) -> dict[str, str]:  # fmt: skip
     return {"first_name": str(traits.get("first_name") or traits.get("firstName") or "").strip(),
-            "last_product": last_product or "",
-            "recommended_products": (", ".join(names[:-1]) + joiner + names[-1]) if len(names) > 1
-            else (names[0] if names else "")}  # fmt: skip
+            "last_product": last_product or "", "last_basket": _listed((basket or [])[:4], language),
+            "recommended_products": _listed(recommended[:3], language)}  # fmt: skip
 
 
 def fill(fields: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -408,6 +410,26 @@ def _last_product(session: Session, workspace_id: str, profile_id: str) -> str |
     return None
 
 
+def _last_basket(session: Session, workspace_id: str, profile_id: str) -> list[str]:
+    """The titles of what the person bought in their last order (a grocery shop's recipe idea starts here)."""
+    from afinidad.recommend.training import products_of
+    from afinidad.store.models import Event, Profile
+
+    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
+    members = [profile_id, *session.execute(merged).scalars()]
+    last = session.execute(select(Event.event, Event.properties).where(
+        Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event == "Order Completed")
+        .order_by(Event.timestamp.desc()).limit(1)).first()  # fmt: skip
+    if last is None:
+        return []
+    titles = []
+    for product_id in products_of(*last):
+        row = session.get(Product, (workspace_id, product_id))
+        if row is not None and row.title not in titles:
+            titles.append(row.title)
+    return titles
+
+
 def _recommended(session: Session, workspace_id: str, identifier: str, language: str) -> list[str]:
     """Three products recommended for the person (logged as a decision of the `email` slot, as every
     recommendation is), by title."""
@@ -425,7 +447,7 @@ def render(session: Session, workspace_id: str, piece_id: str, identifier: str |
     if row.status != "approved":
         raise Conflict(f"The piece is {row.status.replace('_', ' ')}; only approved pieces are sent.")
     traits: dict[str, Any] = {}
-    last, recommended = None, []
+    last, recommended, basket = None, [], []
     if identifier:
         try:
             profile = get_profile(session, workspace_id, identifier)
@@ -434,8 +456,9 @@ def render(session: Session, workspace_id: str, piece_id: str, identifier: str |
         if profile is not None:
             traits = profile["traits"]
             last = _last_product(session, workspace_id, profile["id"])
+            basket = _last_basket(session, workspace_id, profile["id"])
             recommended = _recommended(session, workspace_id, identifier, row.language)
-    values = merge_values(traits, last, recommended, row.language)
+    values = merge_values(traits, last, recommended, row.language, basket)
     piece = _piece(session, row)
     piece.fields = fill(row.fields, values)
     findings = check(piece, brand_kit(session, workspace_id), final=True)

@@ -79,9 +79,12 @@ def test_a_brief_becomes_checked_drafts_that_a_person_reviews(server: Server, st
         # rendered for one person: their first name, checked as sent
         sent = import_messages(store, shop.id, [ImportedMessage(line=1, message={
             "type": "identify", "userId": "ana", "traits": {"first_name": "Ana"}}), ImportedMessage(line=2, message={
-            "type": "track", "userId": "ana", "event": "Product Viewed", "properties": {"product_id": "lamp"}})],
+            "type": "track", "userId": "ana", "event": "Product Viewed", "properties": {"product_id": "lamp"}}),
+            ImportedMessage(line=3, message={"type": "track", "userId": "ana", "event": "Order Completed",
+                                             "timestamp": "2026-01-05T10:00:00Z", "properties": {"order_id": "a1",
+                                             "products": [{"product_id": "mug"}, {"product_id": "lamp"}]}})],
             Settings())  # fmt: skip
-        assert sent.stored == 2
+        assert sent.stored == 3
         rendered = client.post(f"/v1/content/{first}/render", json={"user": "ana"}).json()
         assert "Ana" in rendered["fields"]["body_text"] and "{{" not in rendered["fields"]["body_text"]
         stranger = client.post(f"/v1/content/{first}/render", json={"user": "nobody"}).json()
@@ -89,14 +92,14 @@ def test_a_brief_becomes_checked_drafts_that_a_person_reviews(server: Server, st
         assert client.post(f"/v1/content/{third}/render", json={"user": "ana"}).status_code == 409  # not approved
 
         # two approved variants become an experiment in one step; a draft cannot
-        body = (
-            pieces[2]["fields"]["body_text"] + "\nStill thinking about {{last_product}}? See {{recommended_products}}."
-        )
+        body = (pieces[2]["fields"]["body_text"] + "\nStill thinking about {{last_product}}? See "
+                "{{recommended_products}}. Last time: {{last_basket}}.")  # fmt: skip
         assert client.put(f"/v1/content/{third}", json={"fields": {"body_text": body}}).json()["blocking"] is False
         client.post(f"/v1/content/{third}/submit")
         assert client.post(f"/v1/content/{third}/approve").json()["status"] == "approved"
         personal = client.post(f"/v1/content/{third}/render", json={"user": "ana"}).json()["fields"]["body_text"]
-        assert "Still thinking about Reading Lamp? See " in personal and "{{" not in personal
+        assert "Still thinking about Reading Lamp? See" in personal and "{{" not in personal  # bought all: none left
+        assert "Last time: Blue Mug and Reading Lamp." in personal
         assert client.post("/v1/content/experiments", json={"key": "spring", "piece_ids": [first, second]}
                            ).status_code == 409  # fmt: skip
         made = client.post("/v1/content/experiments", json={"key": "spring", "piece_ids": [first, third]})
