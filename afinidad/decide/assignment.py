@@ -9,7 +9,7 @@ traffic later only adds units: everyone already in keeps the variant they saw.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +41,19 @@ def validate_weights(weights: Mapping[str, float]) -> dict[str, float]:
     if problems:
         raise InvalidInput("The variants' weights are not a valid split of the traffic.", problems)
     return {name: float(weight) for name, weight in weights.items()}
+
+
+def at_point(weights: Sequence[float], point: float) -> tuple[int, float]:
+    """The index at `point` in [0, 1) along `weights` (renormalised; equal shares when all are 0), and its share:
+    the probability a uniformly random point had of landing there. Every split by weights goes through here."""
+    total = float(sum(weights))
+    shares = [float(w) / total for w in weights] if total > 0 else [1.0 / len(weights)] * len(weights)
+    edge = 0.0
+    for index, share in enumerate(shares):
+        edge += share
+        if point < edge:
+            return index, share
+    return len(shares) - 1, shares[-1]
 
 
 def bucket(experiment_id: str, unit_id: str, purpose: str = _VARIANT_PURPOSE) -> float:

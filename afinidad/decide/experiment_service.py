@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from afinidad.decide.assignment import bucket
+from afinidad.decide.assignment import at_point, bucket
 from afinidad.decide.experiments import CHANGEABLE_WHILE_RUNNING, Experiment, Metric, check_experiment
 from afinidad.decide.outcomes import Exposure, Happened, MetricValues, first_exposures, metric_values
 from afinidad.decide.results import experiment_results
@@ -159,18 +159,6 @@ def _in_segment(session: Session, workspace_id: str, profile_id: str | None, seg
     return found is not None
 
 
-def _variant_at(experiment: Experiment, point: float) -> tuple[str, float]:
-    """The variant at `point` in [0, 1) along the weights, and its probability."""
-    total = sum(v.weight for v in experiment.variants)
-    edge = 0.0
-    for variant in experiment.variants:
-        edge += variant.weight / total
-        if point < edge:
-            return variant.id, variant.weight / total
-    last = experiment.variants[-1]
-    return last.id, last.weight / total
-
-
 def assign(session: Session, workspace_id: str, ref: str, identifier: str | None, raw_context: dict[str, Any]
            ) -> dict[str, Any]:  # fmt: skip
     """The variant this person sees. Units inside the experiment are logged as an exposure (a decision the
@@ -194,7 +182,8 @@ def assign(session: Session, workspace_id: str, ref: str, identifier: str | None
         if fits and targeting.segment is not None:
             fits = _in_segment(session, workspace_id, profile_id, targeting.segment)
         if fits and bucket(described["id"], unit, "traffic") < experiment.traffic / 100.0:
-            variant, propensity = _variant_at(experiment, bucket(described["id"], unit))
+            index, propensity = at_point([v.weight for v in experiment.variants], bucket(described["id"], unit))
+            variant = experiment.variants[index].id
             inside = True
     decision_id = None
     if inside:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from afinidad.decide import experiment_service as experiments
-from afinidad.decide.assignment import bucket
+from afinidad.decide.assignment import at_point, bucket
 from afinidad.decide.bandits import LinUCB, ThompsonBernoulli
 from afinidad.decide.blocks import CONTEXT_FEATURES, check_block, context_features, eligible
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -125,19 +125,10 @@ def _segments_of(session: Session, workspace_id: str, profile_id: str) -> set[st
 
 
 def _by_weight(variants: list[dict[str, Any]], point: float) -> tuple[dict[str, Any], float]:
-    """The variant at `point` in [0, 1) along the variants' weights (renormalised over those eligible),
-    and its share: the probability a random unit had of getting it."""
-    total = sum(float(v.get("weight", 0)) for v in variants)
-    if total <= 0:  # targeted variants without weights share equally
-        share = 1.0 / len(variants)
-        return variants[min(int(point * len(variants)), len(variants) - 1)], share
-    edge = 0.0
-    for variant in variants:
-        edge += float(variant.get("weight", 0)) / total
-        if point < edge:
-            return variant, float(variant.get("weight", 0)) / total
-    last = variants[-1]
-    return last, float(last.get("weight", 0)) / total
+    """The variant at `point` along the variants' weights (renormalised over those eligible; targeted
+    variants without weights share equally), and the probability a random unit had of getting it."""
+    index, share = at_point([float(v.get("weight", 0)) for v in variants], point)
+    return variants[index], share
 
 
 BANDIT_OUTCOMES = ("Promotion Clicked", "Order Completed")  # a decision rewarded: clicked, or bought after
@@ -244,14 +235,9 @@ def _contextual(options: list[dict[str, Any]], arms: tuple[str, ...], model: Lin
     the propensity logged is LinUCB's (with its floor) renormalised over them, exactly the chance the
     variant had."""
     x = context_features(given, sorted(s for s in segments if not s.startswith("seg_")))
-    shares = model.propensities(x)[[arms.index(v["id"]) for v in options]]
-    shares = shares / shares.sum()
-    point, edge = (rng or random).random(), 0.0
-    for option, share in zip(options, shares, strict=True):
-        edge += share
-        if point < edge:
-            return option, float(share)
-    return options[-1], float(shares[-1])
+    index, share = at_point(model.propensities(x)[[arms.index(v["id"]) for v in options]].tolist(),
+                            (rng or random).random())  # fmt: skip
+    return options[index], share
 
 
 def _by_experiment(session: Session, workspace_id: str, block: dict[str, Any], identifier: str | None,
