@@ -24,7 +24,7 @@ from afinidad.content.language import known
 from afinidad.content.offline import Brief, Draft, generate
 from afinidad.content.offline import localise as offline_localise
 from afinidad.content.pieces import MERGE_FIELDS, Piece, ProductFact
-from afinidad.content.providers import ChatClient, ProviderConfig
+from afinidad.content.providers import ChatClient, Completion, ProviderConfig
 from afinidad.errors import Conflict, FieldProblem, InvalidInput, NotFound, field_problems
 from afinidad.store.models import ContentHistory, ContentPiece, Product
 from afinidad.workspaces.service import get_workspace
@@ -157,25 +157,21 @@ def generate_pieces(session: Session, workspace_id: str, raw: dict[str, Any], ac
         pieces, completion = llm_writer.write(_client(config), brief, products, kit, brief_in.variants, workspace_id)
         drafts = [Draft(piece, {}) for piece in pieces]
         writer = completion.model or config.model
-        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-                 "cost": completion.cost, "estimated": completion.estimated,
-                 "attempts": completion.attempts}  # fmt: skip
+        usage = _spent(completion)
     else:
         drafts = generate(brief, products, kit, brief_in.variants, brief_in.seed)
-    batch, now, stored = "cb_" + uuid.uuid4().hex[:20], _now(), []
-    for draft in drafts:
-        findings = [f.as_dict() for f in check(draft.piece, kit)]
-        row = ContentPiece(id="cnt_" + uuid.uuid4().hex[:20], workspace_id=workspace_id,
-                           content_type=brief_in.content_type, language=brief_in.language, status="draft", version=1,
-                           fields=draft.piece.fields, brief={**brief_in.model_dump(mode="json"), "product_ids": ids,
-                                                             "choices": draft.choices, "usage": usage},
-                           products=ids, findings=findings, writer=writer[:100], batch=batch, created_at=now,
-                           updated_at=now)  # fmt: skip
-        session.add(row)
-        _log(session, row, "generated", actor)
-        stored.append(row)
+    batch = "cb_" + uuid.uuid4().hex[:20]
+    common = {**brief_in.model_dump(mode="json"), "product_ids": ids, "usage": usage}
+    stored = [_store(session, workspace_id, draft.piece, kit, {**common, "choices": draft.choices}, ids, writer, batch,
+                     actor) for draft in drafts]  # fmt: skip
     session.flush()
     return {"batch": batch, "writer": writer, "usage": usage, "pieces": [describe(row) for row in stored]}
+
+
+def _spent(completion: Completion) -> dict[str, Any]:
+    """What one provider call cost, kept with the pieces it wrote (summed by `usage`)."""
+    return {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+            "cost": completion.cost, "estimated": completion.estimated, "attempts": completion.attempts}  # fmt: skip
 
 
 _CLIENTS: dict[str, ChatClient] = {}
@@ -244,9 +240,7 @@ def localise(session: Session, workspace_id: str, piece_id: str, language: str, 
             raise Conflict(f"Localising into {language} needs a content provider (setting `content_provider`).")
         piece, completion = llm_writer.translate(_client(config), source, language, kit, workspace_id)
         writer = completion.model or config.model
-        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-                 "cost": completion.cost, "estimated": completion.estimated,
-                 "attempts": completion.attempts}  # fmt: skip
+        usage = _spent(completion)
     made = _store(session, workspace_id, piece, kit, {**brief, "language": language, "localised_from": row.id,
                                                        "usage": usage}, list(row.products), writer,
                   "cb_" + uuid.uuid4().hex[:20], actor)  # fmt: skip
@@ -393,13 +387,20 @@ def fill(fields: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     return {k: [one(v) for v in value] if isinstance(value, list) else one(value) for k, value in fields.items()}
 
 
+def _members(session: Session, workspace_id: str, profile_id: str) -> list[str]:
+    """The profile and those merged into it: whose events are this person's."""
+    from afinidad.store.models import Profile
+
+    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
+    return [profile_id, *session.execute(merged).scalars()]
+
+
 def _last_product(session: Session, workspace_id: str, profile_id: str) -> str | None:
     """The title of the product the person last viewed, added or bought."""
     from afinidad.recommend.training import PRODUCT_EVENTS, products_of
-    from afinidad.store.models import Event, Profile
+    from afinidad.store.models import Event
 
-    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
-    members = [profile_id, *session.execute(merged).scalars()]
+    members = _members(session, workspace_id, profile_id)
     for event, properties in session.execute(select(Event.event, Event.properties).where(
             Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event.in_(PRODUCT_EVENTS))
             .order_by(Event.timestamp.desc()).limit(20)):  # fmt: skip
@@ -413,10 +414,9 @@ def _last_product(session: Session, workspace_id: str, profile_id: str) -> str |
 def _last_basket(session: Session, workspace_id: str, profile_id: str) -> list[str]:
     """The titles of what the person bought in their last order (a grocery shop's recipe idea starts here)."""
     from afinidad.recommend.training import products_of
-    from afinidad.store.models import Event, Profile
+    from afinidad.store.models import Event
 
-    merged = select(Profile.id).where(Profile.workspace_id == workspace_id, Profile.merged_into == profile_id)
-    members = [profile_id, *session.execute(merged).scalars()]
+    members = _members(session, workspace_id, profile_id)
     last = session.execute(select(Event.event, Event.properties).where(
         Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event == "Order Completed")
         .order_by(Event.timestamp.desc()).limit(1)).first()  # fmt: skip
