@@ -51,7 +51,9 @@ class BriefIn(BaseModel):
     url: Annotated[str, Field(max_length=500, pattern=r"^https?://\S+$")] | None = None
     personal: bool = Field(False, description="Greet by first name, filled per person when rendered.")
     review: dict[str, Any] = Field(default_factory=dict, description="For replies: rating (1-5) and text.")
-    segment: Annotated[str, Field(max_length=100)] | None = Field(None, description="Who it is for (kept).")
+    segment: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="Who it is for: without product_ids, the copy is about what this segment likes most."
+    )
     variants: Annotated[int, Field(ge=1, le=20)] = 3
     seed: int = 0
     writer: Literal["offline", "provider"] = Field("offline", description="provider: the workspace's model.")
@@ -101,9 +103,44 @@ def product_facts(session: Session, workspace_id: str, product_ids: list[str], f
     return facts
 
 
-def _default_products(session: Session, workspace_id: str) -> list[str]:
+SEGMENT_DAYS = 90
+
+
+def _segment_products(session: Session, workspace_id: str, segment: str, n: int = 3) -> list[str]:
+    """What a segment's members viewed, added and bought most in the last `SEGMENT_DAYS` days (orders count
+    three times), among active products: copy for a segment speaks of what that segment likes."""
+    from datetime import timedelta
+
+    from afinidad.recommend.training import PRODUCT_EVENTS, products_of
+    from afinidad.store.models import Event, Segment, SegmentMember
+
+    named = (Segment.name == segment) | (Segment.id == segment)
+    found = session.execute(select(Segment.id).where(Segment.workspace_id == workspace_id, named)).scalar()
+    if found is None:
+        raise InvalidInput("Unknown segment; nothing was written.", [FieldProblem("segment", "no such segment")])
+    members = select(SegmentMember.profile_id).where(SegmentMember.workspace_id == workspace_id,
+                                                     SegmentMember.segment_id == found)  # fmt: skip
+    scores: dict[str, float] = {}
+    for event, properties in session.execute(select(Event.event, Event.properties).where(
+            Event.workspace_id == workspace_id, Event.profile_id.in_(members), Event.event.in_(PRODUCT_EVENTS),
+            Event.timestamp >= _now() - timedelta(days=SEGMENT_DAYS))):  # fmt: skip
+        for product_id in products_of(event, properties):
+            scores[product_id] = scores.get(product_id, 0.0) + (3.0 if event == "Order Completed" else 1.0)
+    ranked = sorted(scores, key=lambda pid: (-scores[pid], pid))
+    shortlist = ranked[: n * 5]
+    live = (Product.workspace_id == workspace_id, Product.id.in_(shortlist), Product.active.is_(True))
+    active = set(session.execute(select(Product.id).where(*live)).scalars())
+    return [pid for pid in ranked if pid in active][:n]
+
+
+def _default_products(session: Session, workspace_id: str, segment: str | None) -> list[str]:
+    """The segment's favourites when the brief names one (and they have any), else what is trending."""
     from afinidad.recommend.trending import trending
 
+    if segment:
+        liked = _segment_products(session, workspace_id, segment)
+        if liked:
+            return liked
     return [item["product_id"] for item in trending(session, workspace_id, n=3, days=30, slot="content")["items"]]
 
 
@@ -141,7 +178,7 @@ def generate_pieces(session: Session, workspace_id: str, raw: dict[str, Any], ac
         problems.append(FieldProblem("review.rating", "a reply needs the review's rating, 1 to 5"))
     if problems:
         raise InvalidInput("Invalid brief; nothing was written.", problems)
-    ids = brief_in.product_ids or _default_products(session, workspace_id)
+    ids = brief_in.product_ids or _default_products(session, workspace_id, brief_in.segment)
     if not ids and brief_in.content_type not in ("review_reply",):
         raise Conflict("No products in the brief and none trending yet: name the products to write about.")
     products = product_facts(session, workspace_id, ids)
@@ -469,24 +506,51 @@ def render(session: Session, workspace_id: str, piece_id: str, identifier: str |
     return {"id": row.id, "version": row.version, "fields": piece.fields, "language": row.language}
 
 
-def to_experiment(session: Session, workspace_id: str, piece_ids: list[str], key: str, actor: str,
-                  metrics: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Approved pieces become the variants of a new experiment (a draft, split equally), in one step."""
-    from afinidad.decide.experiment_service import create_experiment
-
+def _approved(session: Session, workspace_id: str, piece_ids: list[str]) -> list[ContentPiece]:
     rows = [get_piece(session, workspace_id, piece_id) for piece_id in dict.fromkeys(piece_ids)]
     if len(rows) < 2:
-        raise InvalidInput("An experiment needs two pieces or more.", [FieldProblem("piece_ids", "at least two")])
+        raise InvalidInput("Two pieces or more are needed.", [FieldProblem("piece_ids", "at least two")])
     unapproved = [row.id for row in rows if row.status != "approved"]
     if unapproved:
         raise Conflict(f"Only approved pieces can be variants; not approved: {', '.join(unapproved)}.")
     if len({row.content_type for row in rows}) > 1:
         raise InvalidInput("The pieces are of different types.", [FieldProblem("piece_ids", "one content type")])
+    return rows
+
+
+def _variant_content(row: ContentPiece) -> dict[str, Any]:
+    return {"piece_id": row.id, "version": row.version, "fields": row.fields}
+
+
+def to_block(session: Session, workspace_id: str, piece_ids: list[str], slot: str, policy: str, actor: str
+             ) -> dict[str, Any]:  # fmt: skip
+    """Approved pieces become the variants of a content block that learns which works (a bandit, or a
+    contextual bandit), in one step; `POST /v1/decide` then serves them."""
+    from afinidad.decide.service import save_block
+
+    if policy not in ("bandit", "contextual"):
+        raise InvalidInput(
+            "A block of content pieces learns by itself.", [FieldProblem("policy", "bandit or contextual")]
+        )
+    rows = _approved(session, workspace_id, piece_ids)
+    made = save_block(session, workspace_id, {"slot": slot, "policy": policy, "description": f"{len(rows)} approved "
+                      f"{rows[0].content_type.replace('_', ' ')} pieces",
+                      "variants": [{"id": row.id, "content": _variant_content(row)} for row in rows]})  # fmt: skip
+    for row in rows:
+        _log(session, row, "in_block", actor, slot)
+    return made
+
+
+def to_experiment(session: Session, workspace_id: str, piece_ids: list[str], key: str, actor: str,
+                  metrics: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Approved pieces become the variants of a new experiment (a draft, split equally), in one step."""
+    from afinidad.decide.experiment_service import create_experiment
+
+    rows = _approved(session, workspace_id, piece_ids)
     share = round(100 / len(rows), 2)
     weights = [share] * (len(rows) - 1) + [round(100 - share * (len(rows) - 1), 2)]
     definition = {"key": key, "name": f"{rows[0].content_type.replace('_', ' ')}: {len(rows)} variants",
-                  "variants": [{"id": row.id, "weight": weight, "content": {"piece_id": row.id, "version": row.version,
-                                                                            "fields": row.fields}}
+                  "variants": [{"id": row.id, "weight": weight, "content": _variant_content(row)}
                                for row, weight in zip(rows, weights, strict=True)],
                   "metrics": metrics or [{"name": "clicks", "event": "Promotion Clicked"},
                                          {"name": "orders", "event": "Order Completed"}]}  # fmt: skip

@@ -102,6 +102,13 @@ def test_a_brief_becomes_checked_drafts_that_a_person_reviews(server: Server, st
         assert "Last time: Blue Mug and Reading Lamp." in personal
         assert client.post("/v1/content/experiments", json={"key": "spring", "piece_ids": [first, second]}
                            ).status_code == 409  # fmt: skip
+        block = client.post("/v1/content/blocks", json={"slot": "promo", "piece_ids": [first, third]})
+        assert block.status_code == 201 and block.json()["policy"] == "bandit", block.text
+        shown = client.post("/v1/decide", json={"slot": "promo", "user": "ana"}).json()
+        assert shown["variant"] in (first, third) and shown["content"]["fields"]["subject"]
+        assert (
+            client.post("/v1/content/blocks", json={"slot": "promo", "piece_ids": [first, second]}).status_code == 409
+        )
         made = client.post("/v1/content/experiments", json={"key": "spring", "piece_ids": [first, third]})
         assert made.status_code == 201, made.text
         variants = made.json()["variants"]
@@ -194,3 +201,26 @@ def test_a_piece_is_localised_offline_as_the_same_variant(server: Server, store:
         assert client.post(f"/v1/content/{english['id']}/localise", json={"language": "en"}).status_code == 400
         german = client.post(f"/v1/content/{english['id']}/localise", json={"language": "de"})
         assert german.status_code == 409 and "content_provider" in german.json()["detail"]
+
+
+def test_a_brief_for_a_segment_writes_about_what_the_segment_likes(server: Server, store: Store) -> None:
+    shop = _shop(store, server)
+    fans = [{"type": "track", "userId": f"fan{i}", "event": "Product Viewed", "properties": {"product_id": "lamp"}}
+            for i in range(3)]  # fmt: skip
+    others = [{"type": "track", "userId": f"o{i}", "event": "Order Completed",
+               "properties": {"order_id": f"o{i}", "products": [{"product_id": "mug"}]}} for i in range(5)]  # fmt: skip
+    messages = (
+        fans + others + [{"type": "identify", "userId": f"fan{i}", "traits": {"club": "light"}} for i in range(3)]
+    )
+    assert import_messages(store, shop.id, (ImportedMessage(line=n, message=m) for n, m in enumerate(messages)),
+                           Settings()).stored == len(messages)  # fmt: skip
+    with _api(server, shop) as client:
+        segment = client.post("/v1/segments", json={"name": "light-club", "text": 'trait.club = "light"'})
+        assert segment.status_code == 201 and segment.json()["size"] == 3, segment.text
+        brief = {"content_type": "subject_line", "segment": "light-club", "variants": 2}
+        for_fans = client.post("/v1/content/generate", json=brief).json()["pieces"]
+        assert all(piece["products"] == ["lamp"] for piece in for_fans)  # the mug sells more, but not to them
+        everyone = client.post("/v1/content/generate", json={**brief, "segment": None}).json()["pieces"]
+        assert everyone[0]["products"][0] == "mug"  # trending for everyone
+        unknown = client.post("/v1/content/generate", json={**brief, "segment": "nobody"})
+        assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "segment"

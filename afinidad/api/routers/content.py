@@ -159,3 +159,18 @@ def to_experiment(body: ExperimentIn, caller: Caller = Depends(secret_caller), p
     with p.store.session() as session:
         return service.to_experiment(session, caller.workspace_id, body.piece_ids, body.key, _actor(caller),
                                      body.metrics)  # fmt: skip
+
+
+class BlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slot: str = Field(max_length=40)
+    piece_ids: list[str] = Field(min_length=2, max_length=20)
+    policy: Literal["bandit", "contextual"] = "bandit"
+
+
+@router.post("/blocks", status_code=201, summary="Approved pieces become a content block that learns which works")
+def to_block(body: BlockIn, caller: Caller = Depends(secret_caller), p: Platform = Depends(platform)
+             ) -> dict[str, Any]:  # fmt: skip
+    with p.store.session() as session:
+        return service.to_block(session, caller.workspace_id, body.piece_ids, body.slot, body.policy, _actor(caller))
