@@ -623,7 +623,6 @@ def profile_decide(database: Database, workspace_id: str, audience: Audience, pl
                           "share": round(value[3] / total, 3),
                           "calls_per_call": round(value[1] / calls, 2)})  # fmt: skip
     own = sorted(entries.items(), key=lambda item: -item[1][2])[:12]
-    statement_total = sum(statements.seconds.values())
     return {
         "calls": calls,
         "sequential": spread(sequential, 3),
@@ -642,16 +641,7 @@ def profile_decide(database: Database, workspace_id: str, audience: Audience, pl
             }
             for key, value in own
         ],  # fmt: skip
-        "statements_ms_per_call": round(statement_total / calls * 1000, 3),
-        "statements": [
-            {
-                "statement": shape,
-                "calls_per_call": round(statements.calls[shape] / calls, 2),
-                "ms_per_call": round(seconds / calls * 1000, 3),
-                "mean_ms": round(seconds / statements.calls[shape] * 1000, 3),
-            }
-            for shape, seconds in statements.seconds.most_common(8)
-        ],  # fmt: skip
+        **statements.summary(calls),
     }
 
 

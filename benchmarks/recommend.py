@@ -689,6 +689,21 @@ class StatementTimes:
         event.remove(self._engine, "before_cursor_execute", self._before)
         event.remove(self._engine, "after_cursor_execute", self._after)
 
+    def summary(self, calls: int, top: int = 8) -> dict[str, Any]:
+        """Per profiled call: all statements' time, and the `top` statement shapes by time."""
+        return {
+            "statements_ms_per_call": round(sum(self.seconds.values()) / calls * 1000, 3),
+            "statements": [
+                {
+                    "statement": shape,
+                    "calls_per_call": round(self.calls[shape] / calls, 2),
+                    "ms_per_call": round(seconds / calls * 1000, 3),
+                    "mean_ms": round(seconds / self.calls[shape] * 1000, 3),
+                }
+                for shape, seconds in self.seconds.most_common(top)
+            ],
+        }
+
 
 def _where(key: tuple[str, int, str]) -> str:
     filename, line, name = key
@@ -783,7 +798,6 @@ def profile_recommend(database: Database, workspace_id: str, shop: Shop, plan: P
     own = sorted(entries.items(), key=lambda item: -item[1][2])[:15]
     ours = sorted(((key, value) for key, value in entries.items() if "/afinidad/" in key[0]),
                   key=lambda item: -item[1][3])[:15]  # fmt: skip
-    statement_total = sum(statements.seconds.values())
     return {
         "calls": calls,
         "unprofiled": spread(timed),
@@ -807,16 +821,7 @@ def profile_recommend(database: Database, workspace_id: str, shop: Shop, plan: P
             }
             for key, value in ours
         ],  # fmt: skip
-        "statements_ms_per_call": round(statement_total / calls * 1000, 3),
-        "statements": [
-            {
-                "statement": shape,
-                "calls_per_call": round(statements.calls[shape] / calls, 2),
-                "ms_per_call": round(seconds / calls * 1000, 3),
-                "mean_ms": round(seconds / statements.calls[shape] * 1000, 3),
-            }
-            for shape, seconds in statements.seconds.most_common(8)
-        ],  # fmt: skip
+        **statements.summary(calls),
     }
 
 
